@@ -1,0 +1,1 @@
+"""Metrics, cost models, allocation, showback and chargeback."""

@@ -1,0 +1,73 @@
+"""Recording changes. Every service that writes a governed model calls this
+in the same transaction as the write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from portal.models import ChangeRecord
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The concrete field values of ``instance``, JSON-ready (FKs as ids)."""
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in {"id", "created_at", "updated_at"}:
+            continue
+        data[field.name] = _jsonable(getattr(instance, field.attname))
+    return data
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def record_change(
+    *,
+    actor: Any,
+    instance: models.Model,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    scope: str = "",
+    message: str = "",
+) -> ChangeRecord | None:
+    """Write a ChangeRecord. Updates that change nothing write nothing."""
+    if action == ChangeRecord.Action.UPDATE:
+        changes: dict[str, Any] = diff(before or {}, after or {})
+        if not changes:
+            return None
+    elif action == ChangeRecord.Action.CREATE:
+        changes = after if after is not None else snapshot(instance)
+    else:
+        changes = before if before is not None else snapshot(instance)
+    return ChangeRecord.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        content_type=ContentType.objects.get_for_model(type(instance)),
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        scope=scope,
+        changes=changes,
+        message=message[:200],
+    )
