@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.mixins import AccessMixin
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import Group, Permission
 from django.db import models
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework.permissions import BasePermission
@@ -42,8 +42,8 @@ _VIEW_ALL = [
     "pilots.view_readinessanswer",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.PROGRAM_MANAGER: _VIEW_ALL
-    + [
+    Role.PROGRAM_MANAGER: [
+        *_VIEW_ALL,
         "pilots.add_pilot",
         "pilots.change_pilot",
         "pilots.add_phase",
@@ -62,12 +62,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FINANCE: _VIEW_ALL,
     Role.APPROVER: _VIEW_ALL,
     Role.PILOT_TEAM: _VIEW_ALL,
-    Role.PROCUREMENT: _VIEW_ALL + ["pilots.add_vendor", "pilots.change_vendor"],
+    Role.PROCUREMENT: [*_VIEW_ALL, "pilots.add_vendor", "pilots.change_vendor"],
     Role.ADMIN: _VIEW_ALL,
 }
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser | Any) -> frozenset[str]:
+def user_roles(user: Any) -> frozenset[str]:
     """The user's role names, cached on the user object for the request."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()
@@ -120,7 +120,8 @@ class RoleRequiredMixin(AccessMixin):
         if not has_role(request.user, *self.required_roles):
             self.raise_exception = True
             return self.handle_no_permission()
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return response
 
 
 class HasAnyRole(BasePermission):

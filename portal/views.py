@@ -75,5 +75,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
+        return JsonResponse(
+            error_body("server_error", "Internal error; it has been logged."), status=500
+        )
     return render(request, "500.html", status=500)

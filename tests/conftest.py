@@ -49,9 +49,8 @@ def _service_problem(marker: str) -> str | None:
             return "needs a Redis broker: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0"
         if not _reachable(broker):
             return f"Redis broker {broker} is not reachable"
-    elif marker == "browser":
-        if not shutil.which(CHROMIUM):
-            return f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    elif marker == "browser" and not shutil.which(CHROMIUM):
+        return f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
     return None
 
 
