@@ -138,3 +138,72 @@ def as_user(client: Any) -> Callable[[Any], Any]:
         return client
 
     return login
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Any) -> Any:
+    """A real ``celery worker`` process on the test database and the Redis broker.
+
+    Yields the queue name to send tasks to. The worker reads the same
+    PostgreSQL test database, so the test must commit (transactional_db).
+    """
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django.db import connection
+
+    from portal.celery import app
+
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_RESULT_BACKEND": os.environ.get(
+            "CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"
+        ),
+    }
+    celery_bin = Path(sys.executable).with_name("celery")
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            str(celery_bin),
+            "-A",
+            "portal",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+    )
+    app.conf.task_always_eager = False
+    try:
+        yield queue
+    finally:
+        app.conf.task_always_eager = True
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        # Shown by pytest when the test failed: what the worker said.
+        print(log_path.read_text()[-4000:])

@@ -1,0 +1,25 @@
+"""A real Celery worker against Redis: the round trip production relies on."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from celery.backends.redis import RedisBackend
+from celery.result import AsyncResult
+
+from portal.celery import app, ping
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres]
+
+RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
+
+
+def test_task_round_trip_through_real_worker(celery_worker_process):
+    # The worker stores results in Redis; read them with an explicit backend
+    # because the test process runs eagerly with no result backend.
+    backend = RedisBackend(app=app, url=RESULT_BACKEND)
+    sent = ping.apply_async(("round-trip",), queue=celery_worker_process)
+    result = AsyncResult(sent.id, app=app, backend=backend)
+    assert result.get(timeout=60) == "round-trip"
+    assert result.successful()
