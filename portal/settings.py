@@ -190,6 +190,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status": name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BackendKindEnum": "pilots.models.Backend.Kind",
+        "PhaseKindEnum": "pilots.models.Phase.Kind",
+        "PilotStatusEnum": "pilots.models.Pilot.Status",
+        "PhaseStatusEnum": "pilots.models.Phase.Status",
+    },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
         "portal.roles.HasAnyRole",

@@ -1,0 +1,217 @@
+"""Read serializers of the pilots API.
+
+They only read attributes the viewsets' querysets have already loaded
+(``select_related``, ``prefetch_related``, annotations): a list never runs a
+query per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from pilots.models import (
+    Backend,
+    ExitCriterion,
+    Phase,
+    Pilot,
+    RaciActivity,
+    RaciAssignment,
+    ReadinessAnswer,
+    Vendor,
+)
+
+# Seed, section 10.1: "If most answers are yes, a pilot makes sense."
+READINESS_QUESTION_COUNT = len(ReadinessAnswer.Question.values)
+RECOMMEND_PILOT = "pilot"
+RECOMMEND_NOT_YET = "not_yet"
+
+
+def readiness_recommendation(answers: Iterable[ReadinessAnswer]) -> str:
+    """``pilot`` when most of the five questions are answered yes."""
+    yes = sum(1 for answer in answers if answer.answer == ReadinessAnswer.Answer.YES)
+    return RECOMMEND_PILOT if yes * 2 > READINESS_QUESTION_COUNT else RECOMMEND_NOT_YET
+
+
+class VendorRefSerializer(serializers.ModelSerializer[Vendor]):
+    class Meta:
+        model = Vendor
+        fields = ["slug", "name"]
+
+
+class VendorSerializer(serializers.ModelSerializer[Vendor]):
+    class Meta:
+        model = Vendor
+        fields = ["slug", "name", "website", "contact_email", "risk_notes", "updated_at"]
+
+
+class BackendRefSerializer(serializers.ModelSerializer[Backend]):
+    """A backend as other objects point at it."""
+
+    class Meta:
+        model = Backend
+        fields = ["slug", "name", "kind"]
+
+
+class BackendSerializer(serializers.ModelSerializer[Backend]):
+    vendor = VendorRefSerializer(read_only=True)
+
+    class Meta:
+        model = Backend
+        fields = [
+            "slug",
+            "name",
+            "kind",
+            "vendor",
+            "device_model",
+            "device_count",
+            "site",
+            "region",
+            "is_active",
+            "notes",
+            "updated_at",
+        ]
+
+
+class CurrentPhaseSerializer(serializers.Serializer[Any]):
+    """The pilot's active phase, from the list queryset's annotations."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Phase.Kind.choices)
+    name = serializers.CharField()
+
+
+class PilotListSerializer(serializers.ModelSerializer[Pilot]):
+    candidate_backend = BackendRefSerializer(read_only=True)
+    baseline_backend = BackendRefSerializer(read_only=True)
+    current_phase = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pilot
+        fields = [
+            "id",
+            "name",
+            "model_name",
+            "status",
+            "team",
+            "cost_center",
+            "traffic_slice",
+            "target_start",
+            "target_end",
+            "candidate_backend",
+            "baseline_backend",
+            "current_phase",
+        ]
+
+    @extend_schema_field(CurrentPhaseSerializer(allow_null=True))
+    def get_current_phase(self, pilot: Pilot) -> dict[str, Any] | None:
+        phase_id = getattr(pilot, "current_phase_id", None)
+        if phase_id is None:
+            return None
+        kind = pilot.current_phase_kind  # type: ignore[attr-defined]
+        return {
+            "id": phase_id,
+            "kind": kind,
+            "name": pilot.current_phase_name or Phase.Kind(kind).label,  # type: ignore[attr-defined]
+        }
+
+
+class ExitCriterionSerializer(serializers.ModelSerializer[ExitCriterion]):
+    summary = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = ExitCriterion
+        fields = [
+            "id",
+            "metric",
+            "comparison",
+            "direction",
+            "threshold",
+            "critical",
+            "weight",
+            "summary",
+        ]
+
+
+class PhaseSerializer(serializers.ModelSerializer[Phase]):
+    display_name = serializers.CharField(source="label", read_only=True)
+    exit_criteria = ExitCriterionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Phase
+        fields = [
+            "id",
+            "order",
+            "kind",
+            "name",
+            "display_name",
+            "status",
+            "planned_start",
+            "planned_end",
+            "actual_start",
+            "actual_end",
+            "traffic_percent",
+            "exit_criteria",
+        ]
+
+
+class RaciAssignmentSerializer(serializers.ModelSerializer[RaciAssignment]):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = RaciAssignment
+        fields = ["username", "letter"]
+
+
+class RaciActivitySerializer(serializers.ModelSerializer[RaciActivity]):
+    assignments = RaciAssignmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RaciActivity
+        fields = ["id", "key", "name", "order", "assignments"]
+
+
+class ReadinessAnswerSerializer(serializers.ModelSerializer[ReadinessAnswer]):
+    question_text = serializers.CharField(source="get_question_display", read_only=True)
+
+    class Meta:
+        model = ReadinessAnswer
+        fields = ["question", "question_text", "answer", "evidence", "answered_at"]
+
+
+class ReadinessSerializer(serializers.Serializer[Any]):
+    answers = ReadinessAnswerSerializer(many=True)
+    recommendation = serializers.ChoiceField(
+        choices=[
+            (RECOMMEND_PILOT, "Most answers are yes: a pilot makes sense"),
+            (RECOMMEND_NOT_YET, "Not yet: fewer than most answers are yes"),
+        ]
+    )
+
+
+class PilotDetailSerializer(PilotListSerializer):
+    phases = PhaseSerializer(many=True, read_only=True)
+    raci = RaciActivitySerializer(many=True, read_only=True, source="raci_activities")
+    readiness = serializers.SerializerMethodField()
+
+    class Meta(PilotListSerializer.Meta):
+        fields = [
+            *PilotListSerializer.Meta.fields,
+            "description",
+            "created_at",
+            "updated_at",
+            "phases",
+            "raci",
+            "readiness",
+        ]
+
+    @extend_schema_field(ReadinessSerializer)
+    def get_readiness(self, pilot: Pilot) -> dict[str, Any]:
+        answers = list(pilot.readiness_answers.all())
+        return {
+            "answers": ReadinessAnswerSerializer(answers, many=True).data,
+            "recommendation": readiness_recommendation(answers),
+        }
