@@ -1,0 +1,2 @@
+"""Metrics ingestion: catalog, parsers, format detection, storage, rollups
+and histogram quantiles."""
