@@ -1,0 +1,69 @@
+"""What every pilot service shares: the domain error and the audit call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from pilots.models import Pilot
+from portal.audit import record_change, snapshot
+from portal.models import ChangeRecord
+
+
+class DomainError(ValidationError):
+    """A rule of the pilot domain refused the write. It is a ValidationError
+    so forms and views show it inline like any other validation message."""
+
+
+# Phase transitions raise it too; the second name reads better there.
+TransitionError = DomainError
+
+
+def audit_create(*, actor: Any, instance: models.Model, pilot: Pilot, message: str = "") -> None:
+    record_change(
+        actor=actor,
+        instance=instance,
+        action=ChangeRecord.Action.CREATE,
+        after=snapshot(instance),
+        scope=pilot.scope,
+        message=message,
+    )
+
+
+def audit_update(
+    *,
+    actor: Any,
+    instance: models.Model,
+    pilot: Pilot,
+    before: dict[str, Any],
+    message: str = "",
+) -> None:
+    record_change(
+        actor=actor,
+        instance=instance,
+        action=ChangeRecord.Action.UPDATE,
+        before=before,
+        after=snapshot(instance),
+        scope=pilot.scope,
+        message=message,
+    )
+
+
+def audit_delete(
+    *, actor: Any, instance: models.Model, pilot: Pilot, before: dict[str, Any], message: str = ""
+) -> None:
+    record_change(
+        actor=actor,
+        instance=instance,
+        action=ChangeRecord.Action.DELETE,
+        before=before,
+        scope=pilot.scope,
+        message=message,
+    )
+
+
+def display_name(user: Any) -> str:
+    full: str = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or str(user.get_username())

@@ -1,0 +1,428 @@
+"""Phase planning, the phase state machine and exit criteria.
+
+Transitions live in one table (``TRANSITIONS``): which statuses a phase may
+leave by each action. The rules that need the rest of the pilot (order,
+one active phase, closed pilots) are checked in ``_check_transition``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from pilots.models import ExitCriterion, Phase, Pilot
+from pilots.services._common import (
+    DomainError,
+    TransitionError,
+    audit_create,
+    audit_delete,
+    audit_update,
+)
+from portal.audit import snapshot
+
+_S = Phase.Status
+_CLOSED_PILOT = {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str | None  # None: the status stays (extend moves dates only)
+    verb: str  # for messages: "Only a planned phase can be <verb>."
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "start": Transition(frozenset({_S.PLANNED}), _S.ACTIVE, "started"),
+    "pass": Transition(frozenset({_S.ACTIVE}), _S.PASSED, "passed"),
+    "fail": Transition(frozenset({_S.ACTIVE}), _S.FAILED, "failed"),
+    "skip": Transition(frozenset({_S.PLANNED}), _S.SKIPPED, "skipped"),
+    "extend": Transition(frozenset({_S.PLANNED, _S.ACTIVE}), None, "extended"),
+}
+
+
+# --- planning ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionDefault:
+    metric: str
+    comparison: str
+    threshold: Decimal
+    direction: str = ExitCriterion.Direction.AT_MOST
+    critical: bool = True
+
+
+_M = ExitCriterion.Metric
+_REL = ExitCriterion.Comparison.RELATIVE
+_ABS = ExitCriterion.Comparison.ABSOLUTE
+_LATENCY = CriterionDefault(_M.E2E_LATENCY_P99, _REL, Decimal("1.0"))
+_ERRORS = CriterionDefault(_M.ERROR_RATE, _ABS, Decimal("0.001"))
+_THROTTLE = CriterionDefault(_M.THROTTLE_EVENTS, _ABS, Decimal("0"))
+_COST = CriterionDefault(_M.COST_PER_1M_TOKENS, _REL, Decimal("0.9"))
+
+
+@dataclass(frozen=True)
+class PhaseDefault:
+    kind: str
+    name: str
+    weeks: int
+    traffic_percent: Decimal
+    criteria: tuple[CriterionDefault, ...]
+
+
+# The seed's plan: lab validation about 4 weeks, shadow and canary 6 to 8
+# weeks, then incremental production ramps.
+DEFAULT_PLAN: tuple[PhaseDefault, ...] = (
+    PhaseDefault(Phase.Kind.LAB_VALIDATION, "", 4, Decimal("0"), (_LATENCY, _ERRORS)),
+    PhaseDefault(Phase.Kind.SHADOW, "", 6, Decimal("0"), (_LATENCY, _ERRORS, _THROTTLE)),
+    PhaseDefault(Phase.Kind.CANARY, "", 7, Decimal("5"), (_LATENCY, _COST, _ERRORS, _THROTTLE)),
+    PhaseDefault(
+        Phase.Kind.PRODUCTION_RAMP,
+        "Ramp to 25 %",
+        3,
+        Decimal("25"),
+        (_LATENCY, _COST, _ERRORS, _THROTTLE),
+    ),
+    PhaseDefault(
+        Phase.Kind.PRODUCTION_RAMP,
+        "Ramp to 100 %",
+        3,
+        Decimal("100"),
+        (_LATENCY, _COST, _ERRORS, _THROTTLE),
+    ),
+)
+
+
+def _ensure_open(pilot: Pilot, doing: str) -> None:
+    if pilot.status in _CLOSED_PILOT:
+        raise DomainError(f"Cannot {doing}: {pilot.name} is {pilot.get_status_display().lower()}.")
+
+
+@transaction.atomic
+def phase_plan_defaults(*, pilot: Pilot, actor: Any) -> list[Phase]:
+    """Plan the default phases back to back from the pilot's target start,
+    each with its default exit criteria. Only on a pilot without phases."""
+    _ensure_open(pilot, "plan default phases")
+    if pilot.phases.exists():
+        raise DomainError(
+            "This pilot already has phases; default phases are planned only on an empty plan."
+        )
+    phases: list[Phase] = []
+    start = pilot.target_start
+    for order, spec in enumerate(DEFAULT_PLAN, start=1):
+        end = start + dt.timedelta(weeks=spec.weeks) - dt.timedelta(days=1)
+        phase = Phase(
+            pilot=pilot,
+            kind=spec.kind,
+            name=spec.name,
+            order=order,
+            planned_start=start,
+            planned_end=end,
+            traffic_percent=spec.traffic_percent,
+        )
+        phase.full_clean()
+        phase.save()
+        audit_create(actor=actor, instance=phase, pilot=pilot, message="default plan")
+        for spec_c in spec.criteria:
+            criterion = ExitCriterion(
+                phase=phase,
+                metric=spec_c.metric,
+                comparison=spec_c.comparison,
+                direction=spec_c.direction,
+                threshold=spec_c.threshold,
+                critical=spec_c.critical,
+            )
+            criterion.full_clean()
+            criterion.save()
+            audit_create(actor=actor, instance=criterion, pilot=pilot, message="default plan")
+        phases.append(phase)
+        start = end + dt.timedelta(days=1)
+    return phases
+
+
+@transaction.atomic
+def phase_create(
+    *,
+    pilot: Pilot,
+    actor: Any,
+    kind: str,
+    planned_start: dt.date,
+    planned_end: dt.date,
+    traffic_percent: Decimal = Decimal("0"),
+    name: str = "",
+    order: int | None = None,
+) -> Phase:
+    """Add a planned phase; without ``order`` it goes last."""
+    _ensure_open(pilot, "add a phase")
+    if order is None:
+        highest = pilot.phases.aggregate(m=Max("order"))["m"]
+        order = (highest or 0) + 1
+    phase = Phase(
+        pilot=pilot,
+        kind=kind,
+        name=name,
+        order=order,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        traffic_percent=traffic_percent,
+        status=Phase.Status.PLANNED,
+    )
+    phase.full_clean()
+    phase.save()
+    audit_create(actor=actor, instance=phase, pilot=pilot)
+    return phase
+
+
+PHASE_EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {"kind", "name", "order", "planned_start", "planned_end", "traffic_percent"}
+)
+
+
+@transaction.atomic
+def phase_update(*, phase: Phase, actor: Any, data: Mapping[str, Any]) -> Phase:
+    """Edit a phase's plan. Only planned phases: once a phase runs, its end
+    moves through ``phase_extend`` and the rest is history."""
+    unknown = set(data) - PHASE_EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(f"These phase fields cannot be edited: {', '.join(sorted(unknown))}.")
+    if phase.status != Phase.Status.PLANNED:
+        raise DomainError(
+            f"Only a planned phase can be edited; {phase.label} is "
+            f"{phase.get_status_display().lower()}."
+        )
+    _ensure_open(phase.pilot, f"edit {phase.label}")
+    before = snapshot(phase)
+    for field, value in data.items():
+        setattr(phase, field, value)
+    phase.full_clean()
+    phase.save()
+    audit_update(actor=actor, instance=phase, pilot=phase.pilot, before=before)
+    return phase
+
+
+# --- transitions --------------------------------------------------------------
+
+
+def _lock(phase: Phase) -> tuple[Phase, Pilot, list[Phase]]:
+    """Re-read the pilot and its phases under a row lock: two people starting
+    two phases at once would otherwise both see "no active phase"."""
+    pilot = Pilot.objects.select_for_update().get(pk=phase.pilot_id)
+    phases = list(Phase.objects.select_for_update().filter(pilot=pilot).order_by("order"))
+    fresh = next(p for p in phases if p.pk == phase.pk)
+    return fresh, pilot, phases
+
+
+def _check_transition(action: str, phase: Phase, pilot: Pilot, phases: list[Phase]) -> None:
+    rule = TRANSITIONS[action]
+    verb = action
+    if pilot.status in _CLOSED_PILOT:
+        raise TransitionError(
+            f"Cannot {verb} {phase.label}: the pilot is {pilot.get_status_display().lower()}."
+        )
+    if phase.status not in rule.sources:
+        allowed = " or ".join(sorted(Phase.Status(s).label.lower() for s in rule.sources))
+        article = "an" if allowed[0] in "aeiou" else "a"
+        raise TransitionError(
+            f"Only {article} {allowed} phase can be {rule.verb}; {phase.label} is "
+            f"{phase.get_status_display().lower()}."
+        )
+    if action == "start":
+        active = next((p for p in phases if p.status == _S.ACTIVE), None)
+        if active is not None:
+            raise TransitionError(f"Cannot start {phase.label}: {active.label} is still active.")
+        for earlier in phases:
+            if earlier.order >= phase.order:
+                break
+            if earlier.status not in {_S.PASSED, _S.SKIPPED}:
+                raise TransitionError(
+                    f"Cannot start {phase.label}: {earlier.label} comes first and is "
+                    f"{earlier.get_status_display().lower()}; phases start in order."
+                )
+
+
+def _finish_pilot_if_done(
+    *, pilot: Pilot, phases: list[Phase], actor: Any, at: dt.datetime
+) -> None:
+    """A pilot whose phases are all passed or skipped is completed (only if it
+    ran at all: skipping every phase of a draft leaves it a draft)."""
+    if pilot.status != Pilot.Status.ACTIVE:
+        return
+    if all(p.status in {_S.PASSED, _S.SKIPPED} for p in phases):
+        _set_pilot_status(pilot=pilot, status=Pilot.Status.COMPLETED, actor=actor)
+
+
+def _set_pilot_status(*, pilot: Pilot, status: str, actor: Any, message: str = "") -> None:
+    before = snapshot(pilot)
+    pilot.status = status
+    pilot.full_clean()
+    pilot.save(update_fields=["status", "updated_at"])
+    audit_update(actor=actor, instance=pilot, pilot=pilot, before=before, message=message)
+
+
+def _apply(phase: Phase, pilot: Pilot, actor: Any, message: str, **changes: Any) -> None:
+    before = snapshot(phase)
+    for field, value in changes.items():
+        setattr(phase, field, value)
+    phase.full_clean()
+    phase.save()
+    audit_update(actor=actor, instance=phase, pilot=pilot, before=before, message=message)
+
+
+@transaction.atomic
+def phase_start(*, phase: Phase, actor: Any, at: dt.datetime | None = None) -> Phase:
+    """Start the next planned phase. The first start makes the pilot active."""
+    phase, pilot, phases = _lock(phase)
+    _check_transition("start", phase, pilot, phases)
+    _apply(phase, pilot, actor, "started", status=_S.ACTIVE, actual_start=at or timezone.now())
+    if pilot.status == Pilot.Status.DRAFT:
+        _set_pilot_status(
+            pilot=pilot, status=Pilot.Status.ACTIVE, actor=actor, message=f"{phase.label} started"
+        )
+    return phase
+
+
+@transaction.atomic
+def phase_pass(
+    *, phase: Phase, actor: Any, at: dt.datetime | None = None, message: str = ""
+) -> Phase:
+    """Pass the active phase. Passing the last phase completes the pilot."""
+    phase, pilot, phases = _lock(phase)
+    _check_transition("pass", phase, pilot, phases)
+    at = at or timezone.now()
+    _apply(phase, pilot, actor, message or "passed", status=_S.PASSED, actual_end=at)
+    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor, at=at)
+    return phase
+
+
+@transaction.atomic
+def phase_fail(
+    *, phase: Phase, actor: Any, at: dt.datetime | None = None, message: str = ""
+) -> Phase:
+    """Fail the active phase; the pilot stops."""
+    phase, pilot, phases = _lock(phase)
+    _check_transition("fail", phase, pilot, phases)
+    _apply(
+        phase, pilot, actor, message or "failed", status=_S.FAILED, actual_end=at or timezone.now()
+    )
+    _set_pilot_status(
+        pilot=pilot, status=Pilot.Status.STOPPED, actor=actor, message=f"{phase.label} failed"
+    )
+    return phase
+
+
+@transaction.atomic
+def phase_skip(*, phase: Phase, actor: Any, message: str = "") -> Phase:
+    """Skip a planned phase (e.g. no shadow traffic available)."""
+    phase, pilot, phases = _lock(phase)
+    _check_transition("skip", phase, pilot, phases)
+    _apply(phase, pilot, actor, message or "skipped", status=_S.SKIPPED)
+    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor, at=timezone.now())
+    return phase
+
+
+@transaction.atomic
+def phase_extend(*, phase: Phase, actor: Any, planned_end: dt.date, message: str = "") -> Phase:
+    """Move a planned or active phase's planned end later."""
+    phase, pilot, phases = _lock(phase)
+    _check_transition("extend", phase, pilot, phases)
+    if planned_end <= phase.planned_end:
+        raise TransitionError(
+            {
+                "planned_end": (
+                    f"An extension moves the planned end later than "
+                    f"{phase.planned_end.isoformat()}."
+                )
+            }
+        )
+    _apply(phase, pilot, actor, message or "extended", planned_end=planned_end)
+    return phase
+
+
+def next_startable_phase(phases: list[Phase]) -> Phase | None:
+    """The phase a PM could start now (phases ordered), or None."""
+    if any(p.status == _S.ACTIVE for p in phases):
+        return None
+    for phase in phases:
+        if phase.status == _S.PLANNED:
+            return phase
+        if phase.status not in {_S.PASSED, _S.SKIPPED}:
+            return None
+    return None
+
+
+# --- exit criteria ------------------------------------------------------------
+
+_CRITERION_FIELDS: frozenset[str] = frozenset(
+    {"metric", "comparison", "direction", "threshold", "critical", "weight"}
+)
+
+
+def _ensure_criteria_editable(phase: Phase) -> Phase:
+    """Re-read the phase: the caller's copy may predate a transition."""
+    phase = Phase.objects.select_related("pilot").get(pk=phase.pk)
+    if phase.status not in {_S.PLANNED, _S.ACTIVE}:
+        raise DomainError(
+            f"The exit criteria of {phase.label} are fixed: the phase is "
+            f"{phase.get_status_display().lower()}."
+        )
+    _ensure_open(phase.pilot, f"change the exit criteria of {phase.label}")
+    return phase
+
+
+@transaction.atomic
+def exit_criterion_add(
+    *,
+    phase: Phase,
+    actor: Any,
+    metric: str,
+    comparison: str,
+    direction: str,
+    threshold: Decimal,
+    critical: bool = True,
+    weight: int = 1,
+) -> ExitCriterion:
+    phase = _ensure_criteria_editable(phase)
+    criterion = ExitCriterion(
+        phase=phase,
+        metric=metric,
+        comparison=comparison,
+        direction=direction,
+        threshold=threshold,
+        critical=critical,
+        weight=weight,
+    )
+    criterion.full_clean()
+    criterion.save()
+    audit_create(actor=actor, instance=criterion, pilot=phase.pilot)
+    return criterion
+
+
+@transaction.atomic
+def exit_criterion_update(
+    *, criterion: ExitCriterion, actor: Any, data: Mapping[str, Any]
+) -> ExitCriterion:
+    unknown = set(data) - _CRITERION_FIELDS
+    if unknown:
+        raise DomainError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    criterion.phase = _ensure_criteria_editable(criterion.phase)
+    before = snapshot(criterion)
+    for field, value in data.items():
+        setattr(criterion, field, value)
+    criterion.full_clean()
+    criterion.save()
+    audit_update(actor=actor, instance=criterion, pilot=criterion.phase.pilot, before=before)
+    return criterion
+
+
+@transaction.atomic
+def exit_criterion_remove(*, criterion: ExitCriterion, actor: Any) -> None:
+    pilot = _ensure_criteria_editable(criterion.phase).pilot
+    audit_delete(actor=actor, instance=criterion, pilot=pilot, before=snapshot(criterion))
+    criterion.delete()

@@ -1,0 +1,108 @@
+"""Creating and editing pilots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from pilots.models import Backend, Pilot, RaciActivity, ReadinessAnswer
+from pilots.services._common import DomainError, audit_create, audit_update
+from portal.audit import snapshot
+
+# The built-in RACI activities every pilot starts with (DESIGN.md, "RACI").
+DEFAULT_ACTIVITIES: tuple[RaciActivity.Key, ...] = (
+    RaciActivity.Key.RUNTIME,
+    RaciActivity.Key.SLO,
+    RaciActivity.Key.VALIDATION,
+    RaciActivity.Key.VENDOR,
+    RaciActivity.Key.GO_NO_GO,
+)
+
+PILOT_EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "name",
+        "model_name",
+        "description",
+        "candidate_backend",
+        "baseline_backend",
+        "team",
+        "cost_center",
+        "traffic_slice",
+        "target_start",
+        "target_end",
+    }
+)
+
+
+@transaction.atomic
+def pilot_create(
+    *,
+    actor: Any,
+    name: str,
+    model_name: str,
+    candidate_backend: Backend,
+    baseline_backend: Backend,
+    team: str,
+    cost_center: str,
+    target_start: dt.date,
+    target_end: dt.date,
+    traffic_slice: str = "",
+    description: str = "",
+) -> Pilot:
+    """A draft pilot with the five default RACI activities and the five
+    readiness questions, unanswered."""
+    pilot = Pilot(
+        name=name,
+        model_name=model_name,
+        description=description,
+        candidate_backend=candidate_backend,
+        baseline_backend=baseline_backend,
+        team=team,
+        cost_center=cost_center,
+        traffic_slice=traffic_slice,
+        target_start=target_start,
+        target_end=target_end,
+        status=Pilot.Status.DRAFT,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    pilot.full_clean()
+    pilot.save()
+    audit_create(actor=actor, instance=pilot, pilot=pilot)
+
+    for order, key in enumerate(DEFAULT_ACTIVITIES, start=1):
+        activity = RaciActivity(pilot=pilot, key=key, name=key.label, order=order)
+        activity.full_clean()
+        activity.save()
+        audit_create(actor=actor, instance=activity, pilot=pilot)
+
+    for question in ReadinessAnswer.Question:
+        answer = ReadinessAnswer(pilot=pilot, question=question)
+        answer.full_clean()
+        answer.save()
+        audit_create(actor=actor, instance=answer, pilot=pilot)
+    return pilot
+
+
+@transaction.atomic
+def pilot_update(*, pilot: Pilot, actor: Any, data: Mapping[str, Any]) -> Pilot:
+    """Change the descriptive fields of a pilot. Status moves only through
+    phase transitions, so it is not accepted here."""
+    unknown = set(data) - PILOT_EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(
+            f"These pilot fields cannot be edited here: {', '.join(sorted(unknown))}."
+        )
+    if pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}:
+        raise DomainError(
+            f"{pilot.name} is {pilot.get_status_display().lower()}; it can no longer be edited."
+        )
+    before = snapshot(pilot)
+    for field, value in data.items():
+        setattr(pilot, field, value)
+    pilot.full_clean()
+    pilot.save()
+    audit_update(actor=actor, instance=pilot, pilot=pilot, before=before)
+    return pilot
