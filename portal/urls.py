@@ -16,7 +16,12 @@ api_v1: list[URLPattern | URLResolver] = [
     path(
         "schema/swagger/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-swagger"
     ),
-    path("schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "schema/redoc/",
+        # Our template: the stock one loads Google Fonts, and no page may leave the host.
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="portal/redoc.html"),
+        name="api-redoc",
+    ),
 ]
 
 urlpatterns = [
