@@ -1,0 +1,65 @@
+"""The Celery beat schedule of each metric source: a django-celery-beat
+PeriodicTask kept in step with the source (interval, enabled, source id)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from costs.beat import PULL_TASK_NAME, metric_source_sync_schedule, metric_source_unschedule
+from costs.models import MetricSource
+from tests.factories import BackendFactory
+
+
+def _backend() -> Any:
+    return BackendFactory(slug="gpu-eu", name="GPU EU")
+
+
+@pytest.fixture
+def source(db: None) -> MetricSource:
+    return MetricSource.objects.create(
+        name="prom-eu",
+        backend=_backend(),
+        base_url="http://127.0.0.1:9/",
+        queries=["DCGM_FI_DEV_POWER_USAGE"],
+        interval_seconds=300,
+    )
+
+
+def test_sync_creates_the_periodic_task_with_the_interval(source):
+    task = metric_source_sync_schedule(source=source)
+
+    task = PeriodicTask.objects.get(pk=task.pk)
+    assert task.task == PULL_TASK_NAME
+    assert json.loads(task.args) == [source.pk]
+    assert task.interval.every == 300
+    assert task.interval.period == IntervalSchedule.SECONDS
+    assert task.enabled
+    source.refresh_from_db()
+    assert source.periodic_task_id == task.pk
+
+
+def test_sync_updates_the_same_task_and_disables_it_with_the_source(source):
+    first = metric_source_sync_schedule(source=source)
+    source.interval_seconds = 60
+    source.enabled = False
+    source.save()
+
+    second = metric_source_sync_schedule(source=source)
+
+    assert second.pk == first.pk
+    assert PeriodicTask.objects.filter(task=PULL_TASK_NAME).count() == 1
+    task = PeriodicTask.objects.get(pk=first.pk)
+    assert task.interval.every == 60
+    assert not task.enabled
+
+
+def test_unschedule_deletes_the_periodic_task(source):
+    task = metric_source_sync_schedule(source=source)
+
+    metric_source_unschedule(source=source)
+
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
