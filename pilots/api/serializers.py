@@ -7,7 +7,6 @@ query per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -23,17 +22,10 @@ from pilots.models import (
     ReadinessAnswer,
     Vendor,
 )
+from pilots.services import readiness_recommendation
 
-# Seed, section 10.1: "If most answers are yes, a pilot makes sense."
-READINESS_QUESTION_COUNT = len(ReadinessAnswer.Question.values)
 RECOMMEND_PILOT = "pilot"
 RECOMMEND_NOT_YET = "not_yet"
-
-
-def readiness_recommendation(answers: Iterable[ReadinessAnswer]) -> str:
-    """``pilot`` when most of the five questions are answered yes."""
-    yes = sum(1 for answer in answers if answer.answer == ReadinessAnswer.Answer.YES)
-    return RECOMMEND_PILOT if yes * 2 > READINESS_QUESTION_COUNT else RECOMMEND_NOT_YET
 
 
 class VendorRefSerializer(serializers.ModelSerializer[Vendor]):
@@ -187,9 +179,13 @@ class ReadinessSerializer(serializers.Serializer[Any]):
     recommendation = serializers.ChoiceField(
         choices=[
             (RECOMMEND_PILOT, "Most answers are yes: a pilot makes sense"),
-            (RECOMMEND_NOT_YET, "Not yet: fewer than most answers are yes"),
+            (RECOMMEND_NOT_YET, "Not yet: too few answers are yes"),
         ]
     )
+    yes = serializers.IntegerField()
+    no = serializers.IntegerField()
+    unknown = serializers.IntegerField(help_text="Unanswered questions count as unknown.")
+    summary = serializers.CharField()
 
 
 class PilotDetailSerializer(PilotListSerializer):
@@ -211,7 +207,12 @@ class PilotDetailSerializer(PilotListSerializer):
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, pilot: Pilot) -> dict[str, Any]:
         answers = list(pilot.readiness_answers.all())
+        verdict = readiness_recommendation(answers)
         return {
             "answers": ReadinessAnswerSerializer(answers, many=True).data,
-            "recommendation": readiness_recommendation(answers),
+            "recommendation": RECOMMEND_PILOT if verdict.recommend_pilot else RECOMMEND_NOT_YET,
+            "yes": verdict.yes,
+            "no": verdict.no,
+            "unknown": verdict.unknown,
+            "summary": verdict.summary,
         }
