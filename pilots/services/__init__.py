@@ -25,6 +25,7 @@ from pilots.services.readiness import (
     Recommendation,
     readiness_answer,
     readiness_recommendation,
+    readiness_save,
 )
 
 __all__ = [
@@ -53,4 +54,5 @@ __all__ = [
     "raci_set_matrix",
     "readiness_answer",
     "readiness_recommendation",
+    "readiness_save",
 ]

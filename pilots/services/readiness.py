@@ -78,3 +78,15 @@ def readiness_recommendation(answers: Iterable[ReadinessAnswer]) -> Recommendati
         unknown=values.count(ReadinessAnswer.Answer.UNKNOWN),
         total=len(values),
     )
+
+
+@transaction.atomic
+def readiness_save(
+    *, pilot: Pilot, actor: Any, answers: Iterable[tuple[str, str, str]]
+) -> list[ReadinessAnswer]:
+    """Answer several questions at once, all or nothing:
+    ``(question, answer, evidence)`` triples."""
+    return [
+        readiness_answer(pilot=pilot, actor=actor, question=q, answer=a, evidence=e)
+        for q, a, e in answers
+    ]
