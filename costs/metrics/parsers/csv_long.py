@@ -1,0 +1,110 @@
+"""The long CSV: one sample per line.
+
+    timestamp,metric,value,labels
+    2026-03-01T10:00:00Z,vllm:generation_tokens_total,1234,model_name=llama;engine=0
+    1772359200,DCGM_FI_DEV_POWER_USAGE,215.5,gpu=0;UUID=GPU-1
+
+- ``timestamp``: ISO-8601 with a zone (``Z`` or ``+hh:mm``; a timestamp
+  without a zone is read as UTC) or Unix epoch seconds (fractions allowed).
+  Empty: the import's scrape time applies.
+- ``metric``: the source metric name (mapped like any other source) or a
+  canonical name. Histogram buckets are ``<name>_bucket`` with an ``le``
+  label, plus ``<name>_sum`` and ``<name>_count``.
+- ``value``: a number (``NaN``/``+Inf`` are read, then rejected where not
+  allowed).
+- ``labels``: ``key=value`` pairs separated by ``;``; may be empty. A value
+  may contain ``=`` (only the first one splits); it may not contain ``;``.
+  Quote the field (RFC 4180) if it contains a comma.
+
+The header row is optional. Rows are single lines (a quoted field cannot
+span lines), so a bad row is a reject with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from costs.metrics.parsers import ParsedSample, Reject, iter_lines
+
+__all__ = ["HEADER", "parse_csv", "parse_timestamp"]
+
+HEADER = ("timestamp", "metric", "value", "labels")
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Epoch seconds from ISO-8601 or epoch text; None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _labels(text: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"label {part.strip()[:40]!r} is not key=value")
+        key = key.strip()
+        if key in labels:
+            raise ValueError(f"label {key!r} given twice")
+        labels[key] = value.strip()
+    return labels
+
+
+def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
+    first = True
+    for lineno, text, reason in iter_lines(f):
+        if text is None:
+            yield Reject(lineno, reason)
+            continue
+        if not text.strip():
+            continue
+        try:
+            row = next(csv.reader([text]))
+        except csv.Error as exc:
+            yield Reject(lineno, f"invalid CSV: {exc}")
+            continue
+        if first:
+            first = False
+            if [c.strip().lower() for c in row[:4]] == list(HEADER[: len(row[:4])]):
+                continue
+        if len(row) not in (3, 4):
+            yield Reject(
+                lineno, f"expected 3 or 4 columns (timestamp,metric,value,labels), got {len(row)}"
+            )
+            continue
+        ts_text, name, value_text = row[0], row[1].strip(), row[2]
+        try:
+            ts = parse_timestamp(ts_text)
+        except (ValueError, OverflowError):
+            yield Reject(
+                lineno, f"timestamp {ts_text[:40]!r} is neither ISO-8601 nor epoch seconds"
+            )
+            continue
+        try:
+            value = float(value_text)
+        except ValueError:
+            yield Reject(lineno, f"value {value_text[:40]!r} is not a number")
+            continue
+        try:
+            labels = _labels(row[3]) if len(row) == 4 else {}
+        except ValueError as exc:
+            yield Reject(lineno, str(exc))
+            continue
+        if not name:
+            yield Reject(lineno, "metric name is empty")
+            continue
+        yield ParsedSample(lineno, name, name, "unknown", labels, value, ts)

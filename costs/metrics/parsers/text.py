@@ -1,0 +1,221 @@
+"""Prometheus text exposition (0.0.4) and OpenMetrics 1.0, parsed by
+``prometheus_client``'s own parsers, fed in bounded chunks.
+
+Why chunks: both parsers accumulate a whole metric family before yielding
+it, and the classic one stops at the first bad line of the whole text. So
+the file is cut into chunks of at most ``CHUNK_SAMPLE_LINES`` sample lines,
+only at places where a cut cannot change the meaning: before a new family,
+or inside a long family before a line that starts a new label group (never
+between a histogram's buckets and its ``_count``/``_sum``). The family's
+``# HELP``/``# TYPE``/``# UNIT`` lines are repeated at the top of a chunk
+that continues it.
+
+The two formats differ in what a bad line means:
+
+- Prometheus text is lax: a line the parser refuses is a reject with its
+  line number and the rest of the file is imported (the chunk is re-parsed
+  line by line to find the culprits).
+- OpenMetrics is a strict document format (the conformance suite's
+  ``bad_*`` cases): any error fails the whole import with its line number.
+  Checks that span chunks (a family declared twice, ``# EOF`` missing or
+  followed by text) are made here; small files are parsed in one chunk and
+  so get every check of the reference parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from prometheus_client.openmetrics.parser import (
+    text_fd_to_metric_families as openmetrics_families,
+)
+from prometheus_client.parser import text_fd_to_metric_families as prometheus_families
+
+from costs.metrics.parsers import (
+    CHUNK_SAMPLE_LINES,
+    ParsedSample,
+    ParseFailure,
+    Reject,
+    iter_lines,
+)
+
+__all__ = ["parse_openmetrics", "parse_prometheus_text"]
+
+_SECONDARY_SUFFIXES = ("_count", "_sum", "_created", "_gcount", "_gsum")
+# The parsers raise these on malformed input (ValueError mostly, the others
+# from indexing into a line that is too short).
+_PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError)
+
+
+def _sample_name(text: str) -> str:
+    end = len(text)
+    for stop in ("{", " ", "\t"):
+        i = text.find(stop)
+        if i != -1 and i < end:
+            end = i
+    return text[:end].strip()
+
+
+def _safe_cut(name: str, previous: str) -> bool:
+    """True when a chunk may end before a sample line named ``name``."""
+    if name.endswith(_SECONDARY_SUFFIXES):
+        return False
+    return not (name.endswith("_bucket") and previous.endswith("_bucket"))
+
+
+def _metadata_name(text: str) -> str | None:
+    """The family name of a ``# HELP``/``# TYPE``/``# UNIT`` line, else None."""
+    parts = text.split(None, 3)
+    if len(parts) >= 3 and parts[0] == "#" and parts[1] in ("HELP", "TYPE", "UNIT"):
+        return parts[2]
+    return None
+
+
+def _to_samples(families: Iterable[Any], lines: list[int]) -> list[ParsedSample]:
+    out: list[ParsedSample] = []
+    index = 0
+    fallback = lines[-1] if lines else 0
+    for family in families:
+        for sample in family.samples:
+            line = lines[index] if index < len(lines) else fallback
+            index += 1
+            ts = sample.timestamp
+            out.append(
+                ParsedSample(
+                    line,
+                    sample.name,
+                    family.name,
+                    family.type,
+                    sample.labels,
+                    sample.value,
+                    float(ts) if ts is not None else None,
+                )
+            )
+    return out
+
+
+def _chunks(
+    f: BinaryIO, *, openmetrics: bool
+) -> Iterator[tuple[list[tuple[int, str]], list[int], bool, str | None] | Reject]:
+    """Yield ``(entries, sample line numbers, is_last, continued family)``
+    per chunk, or a ``Reject`` for a line that cannot even be read."""
+    header: list[tuple[int, str]] = []
+    family: str | None = None
+    entries: list[tuple[int, str]] = []
+    sample_lines: list[int] = []
+    previous = ""
+    continued: str | None = None
+    for lineno, text, reason in iter_lines(f):
+        if text is None:
+            if openmetrics:
+                raise ParseFailure(reason, lineno)
+            yield Reject(lineno, reason)
+            continue
+        if text.startswith("#"):
+            name = _metadata_name(text)
+            if name is not None:
+                if name != family:
+                    header = []
+                    family = name
+                header.append((lineno, text))
+            entries.append((lineno, text))
+            continue
+        if not openmetrics and not text.strip():
+            continue
+        name = _sample_name(text)
+        if len(sample_lines) >= CHUNK_SAMPLE_LINES and _safe_cut(name, previous):
+            yield entries, sample_lines, False, continued
+            # A family that goes on into the next chunk keeps its metadata.
+            continues = family is not None and name.startswith(family)
+            entries = list(header) if continues else []
+            continued = family if continues else None
+            sample_lines = []
+        entries.append((lineno, text))
+        sample_lines.append(lineno)
+        previous = name
+    yield entries, sample_lines, True, continued
+
+
+def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
+    """Classic Prometheus text: bad lines are rejects, the rest is imported."""
+    for chunk in _chunks(f, openmetrics=False):
+        if isinstance(chunk, Reject):
+            yield chunk
+            continue
+        entries, sample_lines, _, _ = chunk
+        try:
+            samples = _to_samples(prometheus_families(t for _, t in entries), sample_lines)
+        except _PARSE_ERRORS:
+            yield from _line_by_line(entries)
+            continue
+        yield from samples
+
+
+def _line_by_line(entries: list[tuple[int, str]]) -> Iterator[ParsedSample | Reject]:
+    """Re-parse a chunk that failed, one sample line at a time under its
+    family's metadata, to say which lines are bad."""
+    header: list[str] = []
+    family: str | None = None
+    for lineno, text in entries:
+        if text.startswith("#"):
+            name = _metadata_name(text)
+            if name is None:
+                continue
+            if name != family:
+                header, family = [], name
+            try:
+                list(prometheus_families(iter([*header, text])))
+            except _PARSE_ERRORS as exc:
+                yield Reject(lineno, _reason("invalid metadata line", exc))
+                continue
+            header.append(text)
+            continue
+        try:
+            families = list(prometheus_families(iter([*header, text])))
+        except _PARSE_ERRORS as exc:
+            yield Reject(lineno, _reason("not a valid Prometheus sample line", exc))
+            continue
+        yield from _to_samples(families, [lineno])
+
+
+def _reason(prefix: str, exc: Exception) -> str:
+    detail = str(exc).strip()
+    return f"{prefix}: {detail[:200]}" if detail else prefix
+
+
+def parse_openmetrics(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
+    """OpenMetrics 1.0: any error fails the import (see module docstring)."""
+    declared_before: set[str] = set()
+    for chunk in _chunks(f, openmetrics=True):
+        if isinstance(chunk, Reject):  # pragma: no cover - OpenMetrics raises instead
+            raise ParseFailure(chunk.reason, chunk.line)
+        entries, sample_lines, last, continued = chunk
+        declared_here: set[str] = set()
+        for lineno, text in entries:
+            name = _metadata_name(text)
+            if name is None:
+                continue
+            if name in declared_before and name != continued:
+                raise ParseFailure(f"metric family {name!r} appears twice", lineno)
+            declared_here.add(name)
+        position = [entries[0][0] if entries else 0]
+
+        try:
+            samples = _to_samples(
+                openmetrics_families(_feed(entries, position, last)), sample_lines
+            )
+        except _PARSE_ERRORS as exc:
+            raise ParseFailure(_reason("invalid OpenMetrics", exc), position[0]) from exc
+        declared_before |= declared_here
+        yield from samples
+
+
+def _feed(entries: list[tuple[int, str]], position: list[int], last: bool) -> Iterator[str]:
+    """The chunk's lines, recording the current line number for errors; a
+    chunk that is not the file's last gets the ``# EOF`` OpenMetrics needs."""
+    for lineno, text in entries:
+        position[0] = lineno
+        yield text
+    if not last:
+        yield "# EOF\n"

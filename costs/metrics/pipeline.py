@@ -1,0 +1,222 @@
+"""From parsed samples to series keys: name mapping, label sanitising and
+value checks. Everything that is not stored is counted: unmapped names per
+name, rejects with line and reason.
+
+Counting identity (shown on the job): ``read = stored + duplicates +
+rejected + unmapped``, where ``read`` is every sample line or point seen,
+including lines the parser refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from costs.metrics import catalog
+from costs.metrics.parsers import ParsedSample, Reject
+from costs.metrics.storage import SampleWriter, SeriesKey
+from costs.models import MetricDefinition, MetricMapping, Series
+
+__all__ = ["FUTURE_TOLERANCE_SECONDS", "Ingestor", "Mapper", "Resolved"]
+
+FUTURE_TOLERANCE_SECONDS = 3600
+MAX_LABEL_VALUE_CHARS = 1024
+MAX_LABELS = 64
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# dcgm-exporter renamed Hostname to hostname; keep one spelling.
+_LABEL_RENAMES = {"Hostname": "hostname"}
+_HISTOGRAM_SUFFIXES = (
+    ("_bucket", Series.Component.BUCKET),
+    ("_sum", Series.Component.SUM),
+    ("_count", Series.Component.COUNT),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    metric_id: int
+    metric_name: str
+    component: str
+    scale: float
+    transform: str
+    counter_like: bool  # may not go down except on reset; never negative
+
+
+class Mapper:
+    """Source name → canonical metric, from the catalog tables (2 queries)."""
+
+    def __init__(self) -> None:
+        self.definitions = {d.name: d for d in MetricDefinition.objects.all()}
+        by_id = {d.id: d for d in self.definitions.values()}
+        self.mappings: dict[str, tuple[MetricDefinition, float, str]] = {
+            m.source_name: (by_id[m.metric_id], m.scale, m.transform)
+            for m in MetricMapping.objects.all()
+        }
+        self.cache: dict[str, Resolved | None] = {}
+
+    def _target(self, name: str) -> tuple[MetricDefinition, float, str] | None:
+        if name in self.mappings:
+            return self.mappings[name]
+        if name in self.definitions:
+            return self.definitions[name], 1.0, MetricMapping.Transform.NONE
+        return None
+
+    def resolve(self, name: str) -> Resolved | None:
+        if name in self.cache:
+            return self.cache[name]
+        resolved: Resolved | None = None
+        target = self._target(name)
+        if target is not None and target[0].kind != MetricDefinition.Kind.HISTOGRAM:
+            definition, scale, transform = target
+            resolved = Resolved(
+                definition.id,
+                definition.name,
+                Series.Component.VALUE,
+                scale,
+                transform,
+                definition.kind == MetricDefinition.Kind.COUNTER,
+            )
+        else:
+            for suffix, component in _HISTOGRAM_SUFFIXES:
+                if not name.endswith(suffix):
+                    continue
+                base = self._target(name[: -len(suffix)])
+                if base is not None and base[0].kind == MetricDefinition.Kind.HISTOGRAM:
+                    definition, scale, transform = base
+                    # The sum of observations may be negative; buckets and counts not.
+                    resolved = Resolved(
+                        definition.id,
+                        definition.name,
+                        component,
+                        scale,
+                        transform,
+                        component != Series.Component.SUM,
+                    )
+                break
+        self.cache[name] = resolved
+        return resolved
+
+
+@dataclass
+class Ingestor:
+    """Feeds parser output into a ``SampleWriter``, counting as it goes."""
+
+    writer: SampleWriter
+    mapper: Mapper
+    scrape_ts: float
+    now_ts: float
+    max_rejects: int = 1000
+    read: int = 0
+    rejected: int = 0
+    unmapped_count: int = 0
+    rejects: list[dict[str, object]] = field(default_factory=list)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    _labels_cache: dict[tuple[tuple[str, str], ...], tuple[object, float | None] | str] = field(
+        default_factory=dict
+    )
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejects) < self.max_rejects:
+            self.rejects.append({"line": line, "reason": reason})
+
+    def feed(self, items: Iterable[ParsedSample | Reject]) -> None:
+        resolve = self.mapper.resolve
+        max_ts = self.now_ts + FUTURE_TOLERANCE_SECONDS
+        add = self.writer.add
+        for item in items:
+            self.read += 1
+            if isinstance(item, Reject):
+                self.reject(item.line, item.reason)
+                continue
+            name = item.labels.get("__name__") or item.name
+            resolved = resolve(name)
+            if resolved is None:
+                self.unmapped_count += 1
+                self.unmapped[name] = self.unmapped.get(name, 0) + 1
+                continue
+            value = item.value
+            problem = _value_problem(name, resolved, value)
+            if problem:
+                self.reject(item.line, problem)
+                continue
+            value = _transform(resolved, value)
+            ts = item.ts if item.ts is not None else self.scrape_ts
+            if ts > max_ts:
+                self.reject(item.line, f"timestamp {ts:.3f} is more than 1 h in the future")
+                continue
+            if ts < 0:
+                self.reject(item.line, f"timestamp {ts:.3f} is before 1970")
+                continue
+            labels = self._labels(item.labels, resolved)
+            if isinstance(labels, str):
+                self.reject(item.line, labels)
+                continue
+            label_items, le = labels
+            key: SeriesKey = (resolved.metric_id, resolved.component, le, label_items)  # type: ignore[assignment]
+            add(key, ts, value)
+
+    def _labels(self, raw: dict[str, str], resolved: Resolved) -> tuple[object, float | None] | str:
+        cache_key = (tuple(raw.items()), resolved.component, resolved.scale)
+        cached = self._labels_cache.get(cache_key)  # type: ignore[arg-type]
+        if cached is None:
+            cached = _sanitise(raw, resolved)
+            self._labels_cache[cache_key] = cached  # type: ignore[index]
+        return cached
+
+
+def _value_problem(name: str, resolved: Resolved, value: float) -> str:
+    if math.isnan(value):
+        return f"NaN is not allowed for {name} ({resolved.metric_name})"
+    if math.isinf(value):
+        return f"infinite value is not allowed for {name}"
+    if value in catalog.DCGM_SENTINELS and name.upper().startswith("DCGM"):
+        return f"DCGM sentinel {value:.0f} (field blank or not supported): not a measurement"
+    if resolved.counter_like and value < 0:
+        return f"negative value {value} for counter {name}"
+    return ""
+
+
+def _transform(resolved: Resolved, value: float) -> float:
+    transform = resolved.transform
+    if transform == MetricMapping.Transform.THROTTLE_MASK:
+        return 1.0 if int(value) & catalog.THROTTLE_MASK_BITS else 0.0
+    if transform == MetricMapping.Transform.NONZERO:
+        return 1.0 if value != 0 else 0.0
+    return value * resolved.scale if resolved.scale != 1.0 else value
+
+
+def _sanitise(raw: dict[str, str], resolved: Resolved) -> tuple[object, float | None] | str:
+    """Sorted label items without ``__name__``/``le`` and the bucket bound,
+    or the reason the label set is refused."""
+    le: float | None = None
+    items: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        if name == "__name__":
+            continue
+        if name == "le" and resolved.component == Series.Component.BUCKET:
+            try:
+                le = float(value)
+            except ValueError:
+                return f"bucket bound le={value[:40]!r} is not a number"
+            if math.isnan(le):
+                return "bucket bound le=NaN"
+            le = le * resolved.scale if not math.isinf(le) else le
+            continue
+        if not _LABEL_NAME.match(name):
+            return f"label name {name[:40]!r} is not [a-zA-Z_][a-zA-Z0-9_]*"
+        if len(value) > MAX_LABEL_VALUE_CHARS:
+            return f"label {name} value longer than {MAX_LABEL_VALUE_CHARS} characters"
+        if _CONTROL.search(value):
+            return f"label {name} value contains control characters"
+        if value == "":
+            continue  # Prometheus: an empty label is an absent label
+        items.append((_LABEL_RENAMES.get(name, name), value))
+    if resolved.component == Series.Component.BUCKET and le is None:
+        return "histogram bucket without an le label"
+    if len(items) > MAX_LABELS:
+        return f"more than {MAX_LABELS} labels"
+    return tuple(sorted(items)), le
