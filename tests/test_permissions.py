@@ -1,0 +1,328 @@
+"""Every URL name x every persona: who may see what.
+
+The URL list is walked from the resolver at collection time, so a URL added
+anywhere in the project is tested without touching this file, as long as it
+is an ordinary read page or endpoint that every role may GET. Anything else
+needs an entry in ``EXPECTATIONS`` (one dict, keyed by URL name), and any
+path parameter needs a value in ``KWARGS`` (or ``URL_KWARGS`` for a URL whose
+parameter means something else): an unknown parameter fails the test with a
+message saying what to add.
+
+Rules checked, for a GET of every URL:
+- anonymous: pages redirect to the login page; the API answers 401/403 JSON;
+- outsider (logged in, no role): 403 (or 404), and the body names no pilot;
+- each role: 200 on read pages and endpoints, 405 on POST-only command
+  URLs, 403 on pages their role may not use (the table says which).
+And for a POST: anonymous and the outsider never reach the view.
+The admin site (``admin:*``) is tested by Django's own permission checks on
+``is_staff``; the public probes and login/logout are listed in
+``ALLOWED_PUBLIC``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from pilots.models import Backend, Phase
+from portal.roles import Role, sync_role_groups
+from portal.tokens import token_create
+from tests.factories import (
+    BackendFactory,
+    ExitCriterionFactory,
+    PhaseFactory,
+    PilotFactory,
+    RaciActivityFactory,
+    UserFactory,
+    VendorFactory,
+)
+
+# URL names nobody needs to log in for.
+ALLOWED_PUBLIC = frozenset({"healthz", "readyz", "login", "logout"})
+# Namespaces tested elsewhere: the admin site checks is_staff itself.
+SKIPPED_NAMESPACES = frozenset({"admin"})
+
+ALL_ROLES = frozenset(Role.values)
+PM_ONLY = frozenset({Role.PROGRAM_MANAGER})
+
+PILOT_NAME = "Zephyr Confidential Pilot"
+BACKEND_NAME = "Zephyr Wafer System"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What each role gets on a GET of one URL name.
+
+    ``get_roles``: roles that get 200 (the others get 403).
+    ``post_only``: a command URL; every role gets 405 on GET.
+    ``fragment``: an HTMX fragment; anonymous may get 401/403 instead of a
+    redirect (a login page swapped into a panel helps nobody).
+    """
+
+    get_roles: frozenset[str] = ALL_ROLES
+    post_only: bool = False
+    fragment: bool = False
+
+
+READ = Access()
+POST_ONLY = Access(post_only=True)
+
+# One entry per URL name that is not an ordinary read page/endpoint for every
+# role. Add new write pages and commands here.
+EXPECTATIONS: dict[str, Access] = {
+    "account-token-revoke": POST_ONLY,
+    "metrics-backend-panel": Access(fragment=True),
+    "metrics-pilot-panel": Access(fragment=True),
+}
+
+
+@dataclass
+class World:
+    """The objects URL parameters point at, created on first use."""
+
+    user: Any
+
+    @cached_property
+    def vendor(self) -> Any:
+        return VendorFactory(name="Zephyr Systems", slug="zephyr")
+
+    @cached_property
+    def backend(self) -> Any:
+        return BackendFactory(
+            name=BACKEND_NAME, slug="zephyr-ws", kind=Backend.Kind.WAFER_SCALE, vendor=self.vendor
+        )
+
+    @cached_property
+    def pilot(self) -> Any:
+        pilot = PilotFactory(name=PILOT_NAME, candidate_backend=self.backend)
+        RaciActivityFactory(pilot=pilot, name="Go/no-go decision", key="go_no_go")
+        return pilot
+
+    @cached_property
+    def phase(self) -> Any:
+        phase = PhaseFactory(pilot=self.pilot, order=1, kind=Phase.Kind.LAB_VALIDATION)
+        ExitCriterionFactory(phase=phase)
+        return phase
+
+    @cached_property
+    def activity(self) -> Any:
+        return self.pilot.raci_activities.get()
+
+    @cached_property
+    def token(self) -> Any:
+        owner = self.user if self.user is not None else UserFactory(username="token-owner")
+        token, _ = token_create(user=owner, name="permission probe", days=30)
+        return token
+
+    @cached_property
+    def import_job(self) -> Any:
+        from costs.models import ImportJob
+
+        return ImportJob.objects.create(
+            backend=self.backend,
+            pilot=self.pilot,
+            file_path="imports/probe.csv",
+            original_filename="probe.csv",
+            scrape_time=timezone.now() - dt.timedelta(hours=1),
+        )
+
+
+# Path parameter name -> value. A URL whose parameter means something else
+# gets an entry in URL_KWARGS instead.
+KWARGS: dict[str, Callable[[World], Any]] = {
+    "pk": lambda w: w.pilot.pk,
+    "pilot_pk": lambda w: w.pilot.pk,
+    "pilot_id": lambda w: w.pilot.pk,
+    "slug": lambda w: w.backend.slug,
+    "backend_slug": lambda w: w.backend.slug,
+    "phase_pk": lambda w: w.phase.pk,
+    "phase_id": lambda w: w.phase.pk,
+    "activity_pk": lambda w: w.activity.pk,
+    "activity_id": lambda w: w.activity.pk,
+    "token_id": lambda w: w.token.pk,
+    "format": lambda w: "json",
+}
+URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
+    "vendor-detail": {"slug": lambda w: w.vendor.slug},
+    "import-detail": {"pk": lambda w: w.import_job.pk},
+    "import-progress": {"pk": lambda w: w.import_job.pk},
+}
+
+
+# Collecting the URLs -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    kwarg_names: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.name + (f"[{','.join(self.kwarg_names)}]" if self.kwarg_names else "")
+
+
+def _walk(
+    patterns: list[URLPattern | URLResolver], namespace: str, inherited: tuple[str, ...]
+) -> Iterator[tuple[str | None, tuple[str, ...], str]]:
+    for entry in patterns:
+        kwargs = inherited + tuple(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            if entry.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, inner, kwargs)
+        else:
+            name = f"{namespace}{entry.name}" if entry.name else None
+            yield name, kwargs, str(entry.pattern)
+
+
+def all_routes() -> list[Route]:
+    routes: set[Route] = set()
+    for name, kwargs, _ in _walk(get_resolver().url_patterns, "", ()):
+        if name is None or name in ALLOWED_PUBLIC:
+            continue
+        routes.add(Route(name, tuple(sorted(set(kwargs)))))
+    return sorted(routes, key=lambda route: route.id)
+
+
+ROUTES = all_routes()
+
+PERSONAS = ["anonymous", "outsider", *sorted(Role.values)]
+
+
+def _make_persona(persona: str) -> Any:
+    if persona == "anonymous":
+        return None
+    user = UserFactory(username=f"persona-{persona}")
+    if persona != "outsider":
+        user.groups.set(Group.objects.filter(name=persona))
+    return user
+
+
+def _url_for(route: Route, world: World) -> str:
+    kwargs: dict[str, Any] = {}
+    for kwarg in route.kwarg_names:
+        maker = URL_KWARGS.get(route.name, {}).get(kwarg) or KWARGS.get(kwarg)
+        if maker is None:
+            pytest.fail(
+                f"URL {route.name!r} has a path parameter {kwarg!r} this test cannot fill: add "
+                f"{kwarg!r} to KWARGS (or URL_KWARGS[{route.name!r}]) in tests/test_permissions.py",
+                pytrace=False,
+            )
+        kwargs[kwarg] = maker(world)
+    return reverse(route.name, kwargs=kwargs)
+
+
+def _is_api(url: str) -> bool:
+    return url.startswith("/api/")
+
+
+def _redirects_to_login(response: Any) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+# The tests -----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    # Hundreds of personas: PBKDF2 would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_the_walk_finds_the_project_urls() -> None:
+    # A broken walk (wrong attribute, swallowed include) would make every
+    # other test here vacuous.
+    names = {route.name for route in ROUTES}
+    assert {"pilot-list", "pilot-detail", "backend-detail", "account-tokens"} <= names
+
+
+def test_every_url_outside_the_admin_has_a_name() -> None:
+    unnamed = [
+        pattern for name, _, pattern in _walk(get_resolver().url_patterns, "", ()) if name is None
+    ]
+    assert unnamed == [], "give these URLs a name so the permission test covers them"
+
+
+def test_expectations_name_only_existing_urls() -> None:
+    stale = set(EXPECTATIONS) | set(URL_KWARGS)
+    stale -= {route.name for route in ROUTES}
+    assert stale == set(), f"remove or rename stale entries: {sorted(stale)}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
+def test_get_access(route: Route, persona: str) -> None:
+    sync_role_groups()
+    user = _make_persona(persona)
+    world = World(user=user)
+    world.pilot  # noqa: B018 - every page must hide this pilot from outsiders
+    url = _url_for(route, world)
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    access = EXPECTATIONS.get(route.name, READ)
+
+    response = client.get(url)
+
+    status = response.status_code
+    where = f"GET {url} ({route.name}) as {persona}"
+    if persona == "anonymous":
+        if _is_api(url):
+            assert status in (401, 403), f"{where}: expected 401/403, got {status}"
+        elif access.fragment:
+            assert _redirects_to_login(response) or status in (401, 403), f"{where}: got {status}"
+        else:
+            assert _redirects_to_login(response), f"{where}: expected login redirect, got {status}"
+        return
+    if persona == "outsider":
+        assert status in (403, 404), f"{where}: expected 403/404, got {status}"
+        body = response.content.decode(errors="replace")
+        assert PILOT_NAME not in body, f"{where}: the body names a pilot"
+        assert BACKEND_NAME not in body, f"{where}: the body names a backend"
+        return
+    if access.post_only:
+        expected = 405
+    elif persona in access.get_roles:
+        expected = 200
+    else:
+        expected = 403
+    hint = ""
+    if status == 404:
+        hint = " (a 404 may mean a path parameter points at the wrong object: see URL_KWARGS)"
+    elif expected == 200 and status in (403, 405):
+        hint = " (a write page or command? add it to EXPECTATIONS)"
+    assert status == expected, f"{where}: expected {expected}, got {status}{hint}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["anonymous", "outsider"])
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
+def test_post_is_refused_without_a_role(route: Route, persona: str) -> None:
+    sync_role_groups()
+    user = _make_persona(persona)
+    world = World(user=user)
+    url = _url_for(route, world)
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+
+    response = client.post(url, {})
+
+    status = response.status_code
+    where = f"POST {url} ({route.name}) as {persona}"
+    if persona == "anonymous":
+        assert _redirects_to_login(response) or status in (401, 403, 405), f"{where}: {status}"
+    else:
+        assert status in (403, 404, 405), f"{where}: expected 403/404/405, got {status}"
