@@ -22,7 +22,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class PilotForm(forms.ModelForm[Pilot]):
+class PilotForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Pilot
         fields = [
@@ -58,7 +58,7 @@ class PilotForm(forms.ModelForm[Pilot]):
         return data
 
 
-class PhaseForm(forms.ModelForm[Phase]):
+class PhaseForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Phase
         fields = ["kind", "name", "order", "planned_start", "planned_end", "traffic_percent"]
@@ -78,7 +78,7 @@ class PhaseForm(forms.ModelForm[Phase]):
         return data
 
 
-class ExitCriterionForm(forms.ModelForm[ExitCriterion]):
+class ExitCriterionForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ExitCriterion
         fields = ["metric", "comparison", "direction", "threshold", "critical", "weight"]
@@ -87,7 +87,7 @@ class ExitCriterionForm(forms.ModelForm[ExitCriterion]):
         }
 
 
-class ActivityForm(forms.ModelForm[RaciActivity]):
+class ActivityForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = RaciActivity
         fields = ["name"]
@@ -117,6 +117,7 @@ class RaciMatrixForm(forms.Form):
                     required=False,
                     initial=letters.get((activity.pk, person.pk), ""),
                     label=f"{activity.name} / {person}",
+                    widget=forms.Select(attrs={"aria-label": f"{activity.name}: {person}"}),
                 )
 
     @staticmethod

@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from pilots.models import Backend, Phase, Pilot, RaciActivity
 from portal.models import ChangeRecord
@@ -38,11 +49,17 @@ def pilot_list() -> QuerySet[Pilot]:
     """Pilots with their backends joined and the current phase's kind, name,
     status and planned end annotated (one query for any number of pilots)."""
     current = _current_phase()
+    kind_label = Case(
+        *(When(kind=kind, then=Value(label)) for kind, label in Phase.Kind.choices),
+        default=F("kind"),
+        output_field=CharField(),
+    )
+    label = Case(When(name="", then=kind_label), default=F("name"), output_field=CharField())
     return Pilot.objects.select_related(
         "candidate_backend", "baseline_backend", "candidate_backend__vendor"
     ).annotate(
         current_phase_kind=Subquery(current.values("kind")[:1]),
-        current_phase_name=Subquery(current.values("name")[:1]),
+        current_phase_label=Subquery(current.annotate(display_label=label).values("display_label")[:1]),
         current_phase_status=Subquery(current.values("status")[:1]),
         current_phase_end=Subquery(current.values("planned_end")[:1]),
     )

@@ -1,8 +1,548 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Pilot pages. Reading needs any role; changing needs a program manager
+(or a platform admin). Views validate with a form, call one service and
+show its errors inline."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.generic import TemplateView
+
+from pilots import selectors, services
+from pilots.charts import pilot_timeline
+from pilots.filters import PilotFilter
+from pilots.forms import (
+    ActivityForm,
+    ExitCriterionForm,
+    PhaseForm,
+    PilotForm,
+    RaciMatrixForm,
+    ReadinessForm,
+    apply_service_error,
+)
+from pilots.models import Backend, ExitCriterion, Phase, Pilot
+from portal.models import ChangeRecord
+from portal.roles import Role, RoleRequiredMixin, has_role
+
+EDITOR_ROLES = (Role.PROGRAM_MANAGER, Role.ADMIN)
+PAGE_SIZE = 25
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "pilots/home.html", {})
+def can_edit(user: Any) -> bool:
+    return has_role(user, *EDITOR_ROLES)
+
+
+class Page(RoleRequiredMixin, TemplateView):
+    """A page any role may read. ``nav`` marks the active navigation link."""
+
+    nav = ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            nav=self.nav,
+            can_edit=can_edit(self.request.user),
+            DISPLAY_TIME_ZONE=settings.DISPLAY_TIME_ZONE,
+        )
+        return context
+
+    def require_editor(self) -> None:
+        if not can_edit(self.request.user):
+            raise PermissionDenied("Only program managers change pilots.")
+
+
+class EditorPage(Page):
+    """A page only program managers (and admins) may open at all."""
+
+    required_roles = EDITOR_ROLES
+
+
+# --- home and lists -------------------------------------------------------------
+
+
+class HomeView(Page):
+    template_name = "pilots/home.html"
+    nav = "home"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        today = timezone.now().astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
+        return super().get_context_data(dashboard=selectors.home_dashboard(today=today), **kwargs)
+
+
+home = HomeView.as_view()
+
+
+class PilotListView(Page):
+    template_name = "pilots/pilot_list.html"
+    nav = "pilots"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        filterset = PilotFilter(self.request.GET or None, queryset=selectors.pilot_list())
+        pilots: QuerySet[Pilot] = filterset.qs
+        page = Paginator(pilots, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        return super().get_context_data(
+            filter=filterset,
+            page=page,
+            query=query.urlencode(),
+            filtered=any(v for k, v in self.request.GET.items() if k != "page"),
+            **kwargs,
+        )
+
+
+class BackendListView(Page):
+    template_name = "pilots/backend_list.html"
+    nav = "backends"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(backends=selectors.backend_list(), **kwargs)
+
+
+class BackendDetailView(Page):
+    template_name = "pilots/backend_detail.html"
+    nav = "backends"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        backend = get_object_or_404(Backend.objects.select_related("vendor"), slug=kwargs["slug"])
+        return super().get_context_data(
+            backend=backend, pilots=selectors.backend_pilots(backend=backend), **kwargs
+        )
+
+
+# --- pilot create / edit --------------------------------------------------------
+
+
+class PilotCreateView(EditorPage):
+    template_name = "pilots/pilot_form.html"
+    nav = "pilots"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=PilotForm()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = PilotForm(request.POST)
+        if form.is_valid():
+            try:
+                pilot = services.pilot_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, f"Pilot {pilot.name} created.")
+                return redirect("pilot-detail", pk=pilot.pk)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class PilotPage(Page):
+    """A page about one pilot (404 when it does not exist)."""
+
+    nav = "pilots"
+    tab = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self.pilot: Pilot | None = None
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_pilot(self) -> Pilot:
+        if self.pilot is None:
+            self.pilot = get_object_or_404(
+                Pilot.objects.select_related(
+                    "candidate_backend__vendor", "baseline_backend__vendor", "created_by"
+                ),
+                pk=self.kwargs["pk"],
+            )
+        return self.pilot
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        pilot = self.get_pilot()
+        closed = pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}
+        context = super().get_context_data(pilot=pilot, tab=self.tab, **kwargs)
+        context["can_change_pilot"] = context["can_edit"] and not closed
+        return context
+
+
+class PilotEditorPage(PilotPage):
+    required_roles = EDITOR_ROLES
+
+
+class PilotEditView(PilotEditorPage):
+    template_name = "pilots/pilot_form.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_to_response(
+            self.get_context_data(form=PilotForm(instance=self.get_pilot()))
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pilot = self.get_pilot()
+        # The form writes its values into the instance it validates; the
+        # service needs an untouched copy to record old -> new.
+        form = PilotForm(request.POST, instance=Pilot.objects.get(pk=pilot.pk))
+        if form.is_valid():
+            try:
+                services.pilot_update(pilot=pilot, actor=request.user, data=form.cleaned_data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, "Pilot saved.")
+                return redirect("pilot-detail", pk=pilot.pk)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+# --- pilot detail tabs ------------------------------------------------------------
+
+
+class PilotDetailView(PilotPage):
+    template_name = "pilots/pilot_detail.html"
+    tab = "overview"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        pilot = self.get_pilot()
+        phases = selectors.pilot_phases(pilot=pilot)
+        tz = ZoneInfo(settings.DISPLAY_TIME_ZONE)
+        answers = list(pilot.readiness_answers.all())
+        return super().get_context_data(
+            phases=phases,
+            current=next((p for p in phases if p.status == Phase.Status.ACTIVE), None),
+            timeline=pilot_timeline(phases, now=timezone.now(), tz=tz) if phases else None,
+            recommendation=services.readiness_recommendation(answers),
+            go_no_go=services.accountable_for(pilot),
+            **kwargs,
+        )
+
+
+class PilotPhasesView(PilotPage):
+    template_name = "pilots/pilot_phases.html"
+    tab = "phases"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        phases = selectors.pilot_phases(pilot=self.get_pilot())
+        return super().get_context_data(
+            phases=phases, startable=services.next_startable_phase(phases), **kwargs
+        )
+
+
+def _back_to_phases(pilot: Pilot) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("pilot-phases", args=[pilot.pk]))
+
+
+class PlanDefaultsView(PilotEditorPage):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pilot = self.get_pilot()
+        try:
+            phases = services.phase_plan_defaults(pilot=pilot, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Planned {len(phases)} default phases.")
+        return _back_to_phases(pilot)
+
+
+class PhaseCreateView(PilotEditorPage):
+    template_name = "pilots/phase_form.html"
+    tab = "phases"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=PhaseForm()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pilot = self.get_pilot()
+        form = PhaseForm(request.POST, instance=Phase(pilot=pilot))
+        if form.is_valid():
+            try:
+                services.phase_create(pilot=pilot, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, "Phase added.")
+                return _back_to_phases(pilot)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class PhasePage(PilotEditorPage):
+    """An editor page about one phase, addressed by the phase's id."""
+
+    tab = "phases"
+
+    def get_phase(self) -> Phase:
+        phase = get_object_or_404(Phase.objects.select_related("pilot"), pk=self.kwargs["phase_pk"])
+        self.kwargs["pk"] = phase.pilot_id
+        self.pilot = phase.pilot
+        return phase
+
+
+class PhaseEditView(PhasePage):
+    template_name = "pilots/phase_form.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        return self.render_to_response(
+            self.get_context_data(form=PhaseForm(instance=phase), phase=phase)
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        form = PhaseForm(request.POST, instance=Phase.objects.get(pk=phase.pk))
+        if form.is_valid():
+            try:
+                services.phase_update(phase=phase, actor=request.user, data=form.cleaned_data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, f"{phase.label} saved.")
+                return _back_to_phases(phase.pilot)
+        return self.render_to_response(self.get_context_data(form=form, phase=phase))
+
+
+class PhaseStartView(PhasePage):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        try:
+            services.phase_start(phase=phase, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{phase.label} started.")
+        return _back_to_phases(phase.pilot)
+
+
+class CriterionCreateView(PhasePage):
+    template_name = "pilots/criterion_form.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        return self.render_to_response(self.get_context_data(form=ExitCriterionForm(), phase=phase))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        form = ExitCriterionForm(request.POST, instance=ExitCriterion(phase=phase))
+        if form.is_valid():
+            try:
+                services.exit_criterion_add(phase=phase, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, "Exit criterion added.")
+                return _back_to_phases(phase.pilot)
+        return self.render_to_response(self.get_context_data(form=form, phase=phase))
+
+
+class CriterionPage(PhasePage):
+    def get_criterion(self) -> ExitCriterion:
+        criterion = get_object_or_404(
+            ExitCriterion.objects.select_related("phase__pilot"), pk=self.kwargs["criterion_pk"]
+        )
+        self.kwargs["pk"] = criterion.phase.pilot_id
+        self.pilot = criterion.phase.pilot
+        return criterion
+
+
+class CriterionEditView(CriterionPage):
+    template_name = "pilots/criterion_form.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        criterion = self.get_criterion()
+        return self.render_to_response(
+            self.get_context_data(
+                form=ExitCriterionForm(instance=criterion),
+                phase=criterion.phase,
+                criterion=criterion,
+            )
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        criterion = self.get_criterion()
+        form = ExitCriterionForm(request.POST, instance=ExitCriterion.objects.get(pk=criterion.pk))
+        if form.is_valid():
+            try:
+                services.exit_criterion_update(
+                    criterion=criterion, actor=request.user, data=form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, "Exit criterion saved.")
+                return _back_to_phases(criterion.phase.pilot)
+        return self.render_to_response(
+            self.get_context_data(form=form, phase=criterion.phase, criterion=criterion)
+        )
+
+
+class CriterionDeleteView(CriterionPage):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        criterion = self.get_criterion()
+        pilot = criterion.phase.pilot
+        try:
+            services.exit_criterion_remove(criterion=criterion, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Exit criterion removed.")
+        return _back_to_phases(pilot)
+
+
+class PilotRaciView(PilotPage):
+    """The RACI grid. Everyone reads it; program managers save it (plain POST,
+    or HTMX which swaps just the grid)."""
+
+    template_name = "pilots/pilot_raci.html"
+    tab = "raci"
+
+    def _form(self, data: Any = None) -> RaciMatrixForm:
+        matrix = selectors.raci_matrix(pilot=self.get_pilot())
+        return RaciMatrixForm(
+            data,
+            activities=matrix.activities,
+            people=matrix.people,
+            letters=matrix.letters,
+        )
+
+    def _render(
+        self,
+        form: RaciMatrixForm,
+        row_errors: dict[str, list[str]] | None = None,
+        activity_form: ActivityForm | None = None,
+        **extra: Any,
+    ) -> HttpResponse:
+        row_errors = row_errors or {}
+        grid = [
+            (activity, cells, row_errors.get(str(activity.pk), []))
+            for activity, cells in form.rows()
+        ]
+        context = self.get_context_data(
+            form=form, grid=grid, activity_form=activity_form or ActivityForm(), **extra
+        )
+        if getattr(self.request, "htmx", False):
+            return self.response_class(
+                request=self.request, template="pilots/_raci_grid.html", context=context
+            )
+        return self.render_to_response(context)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._render(self._form())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.require_editor()
+        pilot = self.get_pilot()
+        form = self._form(request.POST)
+        row_errors: dict[str, list[str]] = {}
+        if form.is_valid():
+            try:
+                services.raci_set_matrix(pilot=pilot, actor=request.user, matrix=form.matrix())
+            except ValidationError as error:
+                if hasattr(error, "error_dict"):
+                    row_errors = error.message_dict
+                else:
+                    form.add_error(None, error.messages)
+            else:
+                if getattr(request, "htmx", False):
+                    return self._render(self._form(), saved=True)
+                messages.success(request, "RACI matrix saved.")
+                return redirect("pilot-raci", pk=pilot.pk)
+        return self._render(form, row_errors=row_errors)
+
+
+class ActivityAddView(PilotRaciView):
+    required_roles = EDITOR_ROLES
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pilot = self.get_pilot()
+        activity_form = ActivityForm(request.POST)
+        if activity_form.is_valid():
+            try:
+                services.activity_add(
+                    pilot=pilot, actor=request.user, name=activity_form.cleaned_data["name"]
+                )
+            except ValidationError as error:
+                activity_form.add_error("name", error.messages)
+            else:
+                messages.success(request, "Activity added.")
+                return redirect("pilot-raci", pk=pilot.pk)
+        return self._render(self._form(), activity_form=activity_form)
+
+
+class PilotReadinessView(PilotPage):
+    template_name = "pilots/pilot_readiness.html"
+    tab = "readiness"
+
+    def _answers(self) -> list[Any]:
+        return list(self.get_pilot().readiness_answers.select_related("answered_by"))
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        answers = self._answers()
+        return self.render_to_response(
+            self.get_context_data(
+                form=ReadinessForm(answers=answers),
+                recommendation=services.readiness_recommendation(answers),
+            )
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.require_editor()
+        pilot = self.get_pilot()
+        answers = self._answers()
+        form = ReadinessForm(request.POST, answers=answers)
+        if form.is_valid():
+            try:
+                services.readiness_save(
+                    pilot=pilot, actor=request.user, answers=form.answers_data()
+                )
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, "Readiness checklist saved.")
+                return redirect("pilot-readiness", pk=pilot.pk)
+        return self.render_to_response(
+            self.get_context_data(
+                form=form, recommendation=services.readiness_recommendation(answers)
+            )
+        )
+
+
+class PilotChangelogView(PilotPage):
+    template_name = "pilots/pilot_changelog.html"
+    tab = "changes"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        records = selectors.pilot_changelog(pilot=self.get_pilot())
+        page = Paginator(records, 50).get_page(self.request.GET.get("page"))
+        rows = [(record, _change_lines(record)) for record in page]
+        return super().get_context_data(page=page, rows=rows, **kwargs)
+
+
+def _change_lines(record: ChangeRecord) -> list[tuple[str, Any, Any]]:
+    """``(field label, old, new)`` per changed field; old is None on create
+    and new is None on delete."""
+    model = record.content_type.model_class()
+    lines: list[tuple[str, Any, Any]] = []
+    for name, value in record.changes.items():
+        label = name.replace("_", " ")
+        if model is not None:
+            with contextlib.suppress(FieldDoesNotExist):
+                label = str(getattr(model._meta.get_field(name), "verbose_name", label))
+        if record.action == ChangeRecord.Action.UPDATE:
+            old, new = value if isinstance(value, list) and len(value) == 2 else (None, value)
+        elif record.action == ChangeRecord.Action.CREATE:
+            old, new = None, value
+        else:
+            old, new = value, None
+        lines.append((label, old, new))
+    return lines
