@@ -22,8 +22,8 @@ class BackendFilter(django_filters.FilterSet):  # type: ignore[misc]
 
 class PilotFilter(django_filters.FilterSet):  # type: ignore[misc]
     """Pilots by status, team, candidate backend kind, current phase kind and
-    cost center. ``phase`` filters on the annotated current (active) phase, so
-    the queryset must come from ``PilotViewSet`` (it adds the annotation)."""
+    cost center. ``phase`` filters on the current phase annotated by
+    ``pilots.selectors.pilot_list()``, the viewset's queryset."""
 
     team = django_filters.CharFilter(field_name="team", help_text="Owning team (exact).")
     cost_center = django_filters.CharFilter(
@@ -37,7 +37,7 @@ class PilotFilter(django_filters.FilterSet):  # type: ignore[misc]
     phase = django_filters.ChoiceFilter(
         field_name="current_phase_kind",
         choices=Phase.Kind.choices,
-        help_text="Kind of the pilot's active phase.",
+        help_text="Kind of the pilot's current phase.",
     )
 
     class Meta:

@@ -69,11 +69,13 @@ class BackendSerializer(serializers.ModelSerializer[Backend]):
 
 
 class CurrentPhaseSerializer(serializers.Serializer[Any]):
-    """The pilot's active phase, from the list queryset's annotations."""
+    """The pilot's current phase (the active one, else the next planned one,
+    else the last that ran), from ``pilots.selectors.pilot_list()``."""
 
-    id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Phase.Kind.choices)
-    name = serializers.CharField()
+    display_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Phase.Status.choices)
+    planned_end = serializers.DateField()
 
 
 class PilotListSerializer(serializers.ModelSerializer[Pilot]):
@@ -100,14 +102,14 @@ class PilotListSerializer(serializers.ModelSerializer[Pilot]):
 
     @extend_schema_field(CurrentPhaseSerializer(allow_null=True))
     def get_current_phase(self, pilot: Pilot) -> dict[str, Any] | None:
-        phase_id = getattr(pilot, "current_phase_id", None)
-        if phase_id is None:
+        kind = getattr(pilot, "current_phase_kind", None)
+        if kind is None:
             return None
-        kind = pilot.current_phase_kind  # type: ignore[attr-defined]
         return {
-            "id": phase_id,
             "kind": kind,
-            "name": pilot.current_phase_name or Phase.Kind(kind).label,  # type: ignore[attr-defined]
+            "display_name": pilot.current_phase_label,  # type: ignore[attr-defined]
+            "status": pilot.current_phase_status,  # type: ignore[attr-defined]
+            "planned_end": pilot.current_phase_end,  # type: ignore[attr-defined]
         }
 
 

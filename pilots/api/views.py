@@ -6,7 +6,7 @@ read, so lists cost the same number of queries for 5 rows or 50.
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
@@ -17,24 +17,10 @@ from pilots.api.serializers import (
     PilotListSerializer,
     VendorSerializer,
 )
-from pilots.models import Backend, Phase, Pilot, RaciAssignment, Vendor
+from pilots.models import Backend, Pilot, RaciAssignment, Vendor
+from pilots.selectors import pilot_list
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
-
-
-def _active_phase(field: str) -> Subquery:
-    active = Phase.objects.filter(pilot=OuterRef("pk"), status=Phase.Status.ACTIVE)
-    return Subquery(active.order_by("order").values(field)[:1])
-
-
-def pilots_with_current_phase() -> QuerySet[Pilot]:
-    """Pilots with their backends joined and the active phase annotated
-    (``current_phase_id``, ``_kind``, ``_name``): one query for a whole page."""
-    return Pilot.objects.select_related("candidate_backend", "baseline_backend").annotate(
-        current_phase_id=_active_phase("id"),
-        current_phase_kind=_active_phase("kind"),
-        current_phase_name=_active_phase("name"),
-    )
 
 
 @extend_schema_view(
@@ -78,9 +64,10 @@ class BackendViewSet(viewsets.ReadOnlyModelViewSet[Backend]):
     list=extend_schema(
         summary="List pilots",
         description=(
-            "Pilots with their candidate and baseline backends and the active phase. "
-            "Filter by status, team, cost center, candidate backend kind (`backend_kind`) "
-            "and active phase kind (`phase`); search matches name, model and team."
+            "Pilots with their candidate and baseline backends and the current phase "
+            "(the active one, else the next planned, else the last that ran). Filter by "
+            "status, team, cost center, candidate backend kind (`backend_kind`) and current "
+            "phase kind (`phase`); search matches name, model and team."
         ),
     ),
     retrieve=extend_schema(
@@ -94,7 +81,7 @@ class BackendViewSet(viewsets.ReadOnlyModelViewSet[Backend]):
     ),
 )
 class PilotViewSet(viewsets.ReadOnlyModelViewSet[Pilot]):
-    queryset = pilots_with_current_phase()
+    queryset = pilot_list()
     serializer_class = PilotListSerializer
     filterset_class = PilotFilter
     search_fields = ["name", "model_name", "team"]

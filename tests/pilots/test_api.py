@@ -86,17 +86,23 @@ def test_pilot_list_shows_backends_and_current_phase(client_):
     PhaseFactory(pilot=pilot, order=1, kind=Phase.Kind.LAB_VALIDATION, status="passed")
     active = PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status="active")
     PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
+    planned_only = PilotFactory(name="Planned pilot")
+    PhaseFactory(pilot=planned_only, order=1, kind=Phase.Kind.LAB_VALIDATION, name="Lab week")
+    PhaseFactory(pilot=planned_only, order=2, kind=Phase.Kind.SHADOW)
     PilotFactory(name="Draft pilot")
 
     rows = {row["name"]: row for row in client_.get("/api/v1/pilots/").json()["results"]}
 
     assert rows["Llama on CS-3"]["current_phase"] == {
-        "id": active.pk,
         "kind": "shadow",
-        "name": "Shadow",
+        "display_name": "Shadow",
+        "status": "active",
+        "planned_end": active.planned_end.isoformat(),
     }
     assert rows["Llama on CS-3"]["candidate_backend"]["slug"] == pilot.candidate_backend.slug
     assert rows["Llama on CS-3"]["baseline_backend"]["kind"] == "gpu_cluster"
+    # No active phase: the next planned one is current.
+    assert rows["Planned pilot"]["current_phase"]["display_name"] == "Lab week"
     assert rows["Draft pilot"]["current_phase"] is None
 
 
