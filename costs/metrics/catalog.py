@@ -146,19 +146,22 @@ def seed_catalog(apps: Any = None) -> None:
     mapping's scale survive: existing rows are left alone.
     """
     if apps is None:
-        from costs.models import MetricDefinition, MetricMapping
+        from costs import models
+
+        definitions: Any = models.MetricDefinition
+        mappings: Any = models.MetricMapping
     else:
-        MetricDefinition = apps.get_model("costs", "MetricDefinition")
-        MetricMapping = apps.get_model("costs", "MetricMapping")
+        definitions = apps.get_model("costs", "MetricDefinition")
+        mappings = apps.get_model("costs", "MetricMapping")
     by_name = {}
     for metric in CANONICAL_METRICS:
-        definition, _ = MetricDefinition.objects.update_or_create(
+        definition, _ = definitions.objects.update_or_create(
             name=metric.name,
             defaults={"unit": metric.unit, "kind": metric.kind, "description": metric.description},
         )
         by_name[metric.name] = definition
     for mapping in BUILTIN_MAPPINGS:
-        MetricMapping.objects.get_or_create(
+        mappings.objects.get_or_create(
             source_name=mapping.source_name,
             defaults={
                 "metric": by_name[mapping.metric],

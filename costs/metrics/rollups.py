@@ -129,7 +129,7 @@ def _refresh_postgres(ids: list[int], start: dt.datetime, end: dt.datetime) -> i
     """  # noqa: S608 - table names come from model metadata, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, {"ids": ids, "start": start, "end": end})
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _refresh_portable(ids: list[int], start: dt.datetime, end: dt.datetime) -> int:

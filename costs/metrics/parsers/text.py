@@ -27,10 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from prometheus_client.openmetrics.parser import (
-    text_fd_to_metric_families as openmetrics_families,
-)
-from prometheus_client.parser import text_fd_to_metric_families as prometheus_families
+from prometheus_client.openmetrics.parser import text_fd_to_metric_families as _om_families
+from prometheus_client.parser import text_fd_to_metric_families as _classic_families
 
 from costs.metrics.parsers import (
     CHUNK_SAMPLE_LINES,
@@ -46,6 +44,16 @@ _SECONDARY_SUFFIXES = ("_count", "_sum", "_created", "_gcount", "_gsum")
 # The parsers raise these on malformed input (ValueError mostly, the others
 # from indexing into a line that is too short).
 _PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError)
+
+
+def prometheus_families(lines: Iterable[str]) -> Iterable[Any]:
+    """The classic parser; it only iterates its "file", so lines will do."""
+    return _classic_families(lines)  # type: ignore[arg-type]
+
+
+def openmetrics_families(lines: Iterable[str]) -> Iterable[Any]:
+    families: Iterable[Any] = _om_families(lines)  # type: ignore[no-untyped-call]
+    return families
 
 
 def _sample_name(text: str) -> str:
