@@ -39,3 +39,29 @@ def run_import_job(job_id: int) -> dict[str, Any] | None:
 def requeue_stale_import_jobs() -> list[int]:
     """Re-enqueue jobs whose task message was lost (run it from beat)."""
     return services.import_jobs_requeue_stale()
+
+
+# ---------------------------------------------------------------------------
+# Scheduled pulls (costs/pull.py, costs/beat.py). Added by the metrics-pages
+# work; the beat schedule (a django-celery-beat PeriodicTask per source)
+# calls this task by its registered name with the source id.
+# ---------------------------------------------------------------------------
+
+PULL_TIME_LIMIT = 900
+PULL_SOFT_TIME_LIMIT = 840
+
+
+@shared_task(
+    name="costs.pull_metric_source",
+    time_limit=PULL_TIME_LIMIT,
+    soft_time_limit=PULL_SOFT_TIME_LIMIT,
+    ignore_result=True,
+)
+def pull_metric_source(source_id: int) -> int | None:
+    """Pull one MetricSource's queries and import them; returns the job id.
+    Running twice is harmless: a re-pulled window stores nothing new, and
+    the watermark only moves forward."""
+    from costs.pull import pull_source
+
+    job = pull_source(source_id=source_id)
+    return None if job is None else job.pk
