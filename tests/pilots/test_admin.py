@@ -1,0 +1,100 @@
+"""The admin site: every pilots model is there, writes are recorded, the
+change log and API tokens are read-only."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from pilots.models import Backend, Pilot
+from portal.models import ApiToken, ChangeRecord
+from tests.factories import BackendFactory, PhaseFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+PILOT_MODELS = [
+    "vendor",
+    "backend",
+    "pilot",
+    "phase",
+    "exitcriterion",
+    "raciactivity",
+    "raciassignment",
+    "readinessanswer",
+]
+
+
+def test_every_pilots_model_is_registered():
+    registered = {m._meta.model_name for m in admin.site._registry if m._meta.app_label == "pilots"}
+    assert set(PILOT_MODELS) <= registered
+    assert ChangeRecord in admin.site._registry
+    assert ApiToken in admin.site._registry
+
+
+@pytest.mark.parametrize("model", PILOT_MODELS)
+def test_changelists_render_for_admin(as_user, admin_user, model):
+    PhaseFactory()
+    response = as_user(admin_user).get(reverse(f"admin:pilots_{model}_changelist"), {"q": "x"})
+    assert response.status_code == 200
+
+
+def test_admin_is_for_staff_only(as_user, pm):
+    response = as_user(pm).get(reverse("admin:pilots_pilot_changelist"))
+    assert response.status_code == 302
+
+
+def test_admin_edit_is_recorded(as_user, admin_user):
+    backend = BackendFactory(device_count=8)
+    data = {
+        "name": backend.name,
+        "slug": backend.slug,
+        "kind": backend.kind,
+        "vendor": backend.vendor_id,
+        "device_model": backend.device_model,
+        "device_count": 16,
+        "site": backend.site,
+        "region": backend.region,
+        "is_active": "on",
+        "notes": "",
+    }
+    response = as_user(admin_user).post(
+        reverse("admin:pilots_backend_change", args=[backend.pk]), data
+    )
+    assert response.status_code == 302
+    record = ChangeRecord.objects.get(object_id=str(backend.pk), action="update")
+    assert record.changes == {"device_count": [8, 16]}
+    assert record.actor == admin_user
+    assert Backend.objects.get(pk=backend.pk).device_count == 16
+
+
+def test_admin_add_pilot_goes_through_the_service(as_user, admin_user):
+    vendor = VendorFactory()
+    a, b = BackendFactory(vendor=vendor), BackendFactory(vendor=vendor)
+    data = {
+        "name": "Admin pilot",
+        "model_name": "m",
+        "description": "",
+        "candidate_backend": a.pk,
+        "baseline_backend": b.pk,
+        "team": "t",
+        "cost_center": "CC",
+        "traffic_slice": "",
+        "target_start": "2026-01-01",
+        "target_end": "2026-02-01",
+        "phases-TOTAL_FORMS": "0",
+        "phases-INITIAL_FORMS": "0",
+        "phases-MIN_NUM_FORMS": "0",
+        "phases-MAX_NUM_FORMS": "1000",
+    }
+    response = as_user(admin_user).post(reverse("admin:pilots_pilot_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    pilot = Pilot.objects.get(name="Admin pilot")
+    assert pilot.raci_activities.count() == 5
+    assert pilot.readiness_answers.count() == 5
+    assert ChangeRecord.objects.filter(scope=pilot.scope, actor=admin_user).exists()
+
+
+def test_change_records_and_tokens_are_read_only(as_user, admin_user):
+    client = as_user(admin_user)
+    assert client.get(reverse("admin:portal_changerecord_add")).status_code == 403
+    assert client.get(reverse("admin:portal_apitoken_add")).status_code == 403
+    assert client.get(reverse("admin:portal_changerecord_changelist")).status_code == 200

@@ -1,0 +1,68 @@
+"""Pages keep a constant number of queries as pilots grow."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from pilots.models import Phase
+from tests.factories import BackendFactory, PhaseFactory, PilotFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_pilots(count: int) -> None:
+    candidate, baseline = BackendFactory(), BackendFactory()
+    for _ in range(count):
+        pilot = PilotFactory(candidate_backend=candidate, baseline_backend=baseline)
+        PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
+        PhaseFactory(
+            pilot=pilot,
+            order=2,
+            kind=Phase.Kind.SHADOW,
+            status=Phase.Status.ACTIVE,
+            planned_start=dt.date(2026, 2, 2),
+        )
+
+
+# The pilot list page, for a program manager:
+#   1. the session
+#   2. the user
+#   3. the user's groups (roles, cached on the user for the request)
+#   4. the team choices of the filter form (distinct teams)
+#   5. COUNT(*) for the paginator
+#   6. one page of pilots, backends joined, current phase in subqueries
+PILOT_LIST_QUERIES = 6
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_pilot_list_query_count_is_constant(as_user, pm, count, django_assert_num_queries):
+    make_pilots(count)
+    client = as_user(pm)
+    with django_assert_num_queries(PILOT_LIST_QUERIES):
+        response = client.get(reverse("pilot-list"))
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == min(count, 25)
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_filtered_pilot_list_query_count_is_constant(as_user, pm, count, django_assert_num_queries):
+    make_pilots(count)
+    client = as_user(pm)
+    with django_assert_num_queries(PILOT_LIST_QUERIES):
+        response = client.get(reverse("pilot-list"), {"phase": "shadow", "q": "Pilot"})
+    assert response.context["page"].paginator.count == count
+
+
+# Home: session, user, groups, then the dashboard's three reads (pilots with
+# current phase, phases ending soon, overdue phases).
+HOME_QUERIES = 6
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_home_query_count_is_constant(as_user, pm, count, django_assert_num_queries):
+    make_pilots(count)
+    client = as_user(pm)
+    with django_assert_num_queries(HOME_QUERIES):
+        response = client.get(reverse("home"))
+    assert response.status_code == 200
