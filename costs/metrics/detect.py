@@ -12,6 +12,7 @@ from costs.metrics.parsers.csv_long import HEADER
 __all__ = ["check_text", "detect_format"]
 
 SNIFF_BYTES = 64 * 1024
+_CLASSIC_COUNTER = re.compile(r"^# TYPE \S+_total counter\s*$", re.MULTILINE)
 _JSON_START = re.compile(r'^(\{\s*"|\[)')
 _CSV_FIRST_FIELD = re.compile(r"^\s*(\d{4}-\d\d-\d\d[T ][^,]*|\d+(\.\d+)?|)\s*,")
 
@@ -63,6 +64,9 @@ def detect_format(f: BinaryIO) -> str:
         and first_line.count(",") >= 2
     ):
         return "csv"
-    if _tail(f).rstrip().endswith(b"# EOF"):
+    # Prometheus' own test data ends classic text with "# EOF" too; a
+    # counter family named *_total is classic (OpenMetrics names the family
+    # without the suffix).
+    if _tail(f).rstrip().endswith(b"# EOF") and not _CLASSIC_COUNTER.search(head):
         return "openmetrics"
     return "prometheus_text"

@@ -96,6 +96,10 @@ class Mapper:
                         component != Series.Component.SUM,
                     )
                 break
+        if resolved is None and name.endswith("_total"):
+            # prometheus_client appends _total to the samples of a counter
+            # family declared without it (DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION).
+            resolved = self.resolve(name[: -len("_total")])
         self.cache[name] = resolved
         return resolved
 

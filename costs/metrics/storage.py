@@ -70,12 +70,12 @@ class SampleWriter:
         *,
         backend_id: int,
         pilot_id: int | None,
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
         on_batch: Callable[[], None] | None = None,
     ) -> None:
         self.backend_id = backend_id
         self.pilot_id = pilot_id
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE
         self.on_batch = on_batch
         self.series_ids: dict[SeriesKey, int] = {}
         self.touched: set[int] = set()
