@@ -61,6 +61,9 @@ class MetricMapping(models.Model):
     metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="mappings")
     scale = models.FloatField(default=1.0, help_text="Multiply source values by this factor.")
     transform = models.CharField(max_length=20, choices=Transform.choices, default=Transform.NONE)
+    # Added to every series of this source, so that two sources mapped to one
+    # canonical metric stay apart (DCGM power and thermal violation time).
+    extra_labels = models.JSONField(default=dict, blank=True)
     is_builtin = models.BooleanField(default=False, editable=False)
     notes = models.CharField(max_length=200, blank=True)
 
