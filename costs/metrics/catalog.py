@@ -56,6 +56,7 @@ class Mapping:
     scale: float = 1.0
     transform: str = "none"
     notes: str = ""
+    extra_labels: tuple[tuple[str, str], ...] = ()
 
 
 CANONICAL_METRICS: tuple[CanonicalMetric, ...] = (
@@ -127,8 +128,20 @@ BUILTIN_MAPPINGS: tuple[Mapping, ...] = (
     Mapping("dcgm_total_energy_consumption", ENERGY, scale=0.001, notes="1.x, mJ → J"),
     Mapping("DCGM_FI_DEV_GPU_TEMP", TEMPERATURE),
     Mapping("dcgm_gpu_temp", TEMPERATURE, notes="dcgm-exporter 1.x"),
-    Mapping("DCGM_FI_DEV_POWER_VIOLATION", THROTTLE_SECONDS, scale=1e-9, notes="ns → s"),
-    Mapping("DCGM_FI_DEV_THERMAL_VIOLATION", THROTTLE_SECONDS, scale=1e-9, notes="ns → s"),
+    Mapping(
+        "DCGM_FI_DEV_POWER_VIOLATION",
+        THROTTLE_SECONDS,
+        scale=1e-9,
+        notes="ns → s",
+        extra_labels=(("reason", "power"),),
+    ),
+    Mapping(
+        "DCGM_FI_DEV_THERMAL_VIOLATION",
+        THROTTLE_SECONDS,
+        scale=1e-9,
+        notes="ns → s",
+        extra_labels=(("reason", "thermal"),),
+    ),
     Mapping("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", THROTTLE_ACTIVE, transform="throttle_mask"),
     Mapping("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", THROTTLE_ACTIVE, transform="throttle_mask"),
     Mapping("DCGM_EXP_CLOCK_EVENTS_COUNT", THROTTLE_EVENTS),
@@ -160,10 +173,14 @@ def seed_catalog(apps: Any = None) -> None:
             defaults={"unit": metric.unit, "kind": metric.kind, "description": metric.description},
         )
         by_name[metric.name] = definition
+    # Older migration states (0002) have no extra_labels column yet.
+    has_extra = any(f.name == "extra_labels" for f in mappings._meta.get_fields())
     for mapping in BUILTIN_MAPPINGS:
-        mappings.objects.get_or_create(
+        extra = {"extra_labels": dict(mapping.extra_labels)} if has_extra else {}
+        row, created = mappings.objects.get_or_create(
             source_name=mapping.source_name,
             defaults={
+                **extra,
                 "metric": by_name[mapping.metric],
                 "scale": mapping.scale,
                 "transform": mapping.transform,
@@ -171,3 +188,6 @@ def seed_catalog(apps: Any = None) -> None:
                 "notes": mapping.notes,
             },
         )
+        if has_extra and not created and mapping.extra_labels and not row.extra_labels:
+            row.extra_labels = dict(mapping.extra_labels)
+            row.save(update_fields=["extra_labels"])

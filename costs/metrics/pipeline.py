@@ -43,6 +43,7 @@ class Resolved:
     scale: float
     transform: str
     counter_like: bool  # may not go down except on reset; never negative
+    extra_labels: tuple[tuple[str, str], ...] = ()
 
 
 class Mapper:
@@ -51,10 +52,13 @@ class Mapper:
     def __init__(self) -> None:
         self.definitions = {d.name: d for d in MetricDefinition.objects.all()}
         by_id = {d.id: d for d in self.definitions.values()}
-        self.mappings: dict[str, tuple[MetricDefinition, float, str]] = {
-            m.source_name: (by_id[m.metric_id], m.scale, m.transform)
-            for m in MetricMapping.objects.all()
-        }
+        self.mappings: dict[str, tuple[MetricDefinition, float, str]] = {}
+        self.extra_labels: dict[str, tuple[tuple[str, str], ...]] = {}
+        for m in MetricMapping.objects.all():
+            self.mappings[m.source_name] = (by_id[m.metric_id], m.scale, m.transform)
+            self.extra_labels[m.source_name] = tuple(
+                sorted((str(k), str(v)) for k, v in (m.extra_labels or {}).items())
+            )
         self.cache: dict[str, Resolved | None] = {}
 
     def _target(self, name: str) -> tuple[MetricDefinition, float, str] | None:
@@ -78,6 +82,7 @@ class Mapper:
                 scale,
                 transform,
                 definition.kind == MetricDefinition.Kind.COUNTER,
+                self.extra_labels.get(name, ()),
             )
         else:
             for suffix, component in _HISTOGRAM_SUFFIXES:
@@ -94,6 +99,7 @@ class Mapper:
                         scale,
                         transform,
                         component != Series.Component.SUM,
+                        self.extra_labels.get(name[: -len(suffix)], ()),
                     )
                 break
         if resolved is None and name.endswith("_total"):
@@ -164,7 +170,7 @@ class Ingestor:
             add(key, ts, value)
 
     def _labels(self, raw: dict[str, str], resolved: Resolved) -> tuple[object, float | None] | str:
-        cache_key = (tuple(raw.items()), resolved.component, resolved.scale)
+        cache_key = (tuple(raw.items()), resolved.component, resolved.scale, resolved.extra_labels)
         cached = self._labels_cache.get(cache_key)  # type: ignore[arg-type]
         if cached is None:
             cached = _sanitise(raw, resolved)
@@ -219,6 +225,9 @@ def _sanitise(raw: dict[str, str], resolved: Resolved) -> tuple[object, float | 
         if value == "":
             continue  # Prometheus: an empty label is an absent label
         items.append((_LABEL_RENAMES.get(name, name), value))
+    if resolved.extra_labels:
+        present = {name for name, _ in items}
+        items.extend(item for item in resolved.extra_labels if item[0] not in present)
     if resolved.component == Series.Component.BUCKET and le is None:
         return "histogram bucket without an le label"
     if len(items) > MAX_LABELS:

@@ -176,7 +176,11 @@ def test_openmetrics_family_declared_twice_across_chunks_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(text_parsers, "CHUNK_SAMPLE_LINES", 2)
-    content = b'# TYPE a gauge\na 1\na{x="1"} 2\n# TYPE b gauge\nb 1\nb{y="1"} 2\n# TYPE a gauge\na{z="1"} 3\n# EOF\n'
+    content = (
+        b'# TYPE a gauge\na 1\na{x="1"} 2\n'
+        b'# TYPE b gauge\nb 1\nb{y="1"} 2\n'
+        b'# TYPE a gauge\na{z="1"} 3\n# EOF\n'
+    )
     with pytest.raises(ParseFailure, match="appears twice"):
         parse("openmetrics", content)
 
