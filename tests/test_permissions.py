@@ -52,7 +52,11 @@ ALLOWED_PUBLIC = frozenset({"healthz", "readyz", "login", "logout"})
 SKIPPED_NAMESPACES = frozenset({"admin"})
 
 ALL_ROLES = frozenset(Role.values)
-PM_ONLY = frozenset({Role.PROGRAM_MANAGER})
+# Pilot write pages and commands: program managers, and platform admins who
+# stand in for them.
+PILOT_WRITERS = frozenset({Role.PROGRAM_MANAGER, Role.ADMIN})
+# Metrics uploads: the pilot team pushes evidence; PMs and admins may too.
+METRICS_UPLOADERS = frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN})
 
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
@@ -62,24 +66,46 @@ BACKEND_NAME = "Zephyr Wafer System"
 class Access:
     """What each role gets on a GET of one URL name.
 
-    ``get_roles``: roles that get 200 (the others get 403).
-    ``post_only``: a command URL; every role gets 405 on GET.
+    ``roles``: the roles the view lets in; the others get 403.
+    ``post_only``: a command URL; the roles let in get 405 on GET.
     ``fragment``: an HTMX fragment; anonymous may get 401/403 instead of a
     redirect (a login page swapped into a panel helps nobody).
+    ``query``: GET parameters the URL needs to answer 200.
     """
 
-    get_roles: frozenset[str] = ALL_ROLES
+    roles: frozenset[str] = ALL_ROLES
     post_only: bool = False
     fragment: bool = False
+    query: tuple[tuple[str, str], ...] = ()
 
 
 READ = Access()
 POST_ONLY = Access(post_only=True)
+PILOT_WRITE_PAGE = Access(roles=PILOT_WRITERS)
+PILOT_COMMAND = Access(roles=PILOT_WRITERS, post_only=True)
 
 # One entry per URL name that is not an ordinary read page/endpoint for every
-# role. Add new write pages and commands here.
+# role (unlisted names get READ). Add new write pages and commands here.
 EXPECTATIONS: dict[str, Access] = {
+    # portal
     "account-token-revoke": POST_ONLY,
+    # pilots
+    "pilot-create": PILOT_WRITE_PAGE,
+    "pilot-edit": PILOT_WRITE_PAGE,
+    "phase-create": PILOT_WRITE_PAGE,
+    "phase-edit": PILOT_WRITE_PAGE,
+    "criterion-create": PILOT_WRITE_PAGE,
+    "criterion-edit": PILOT_WRITE_PAGE,
+    "criterion-delete": PILOT_COMMAND,
+    "pilot-plan-defaults": PILOT_COMMAND,
+    "phase-start": PILOT_COMMAND,
+    "raci-activity-add": PILOT_COMMAND,
+    # costs
+    "backend-metrics-summary": Access(
+        query=(("start", "2026-01-01T00:00:00Z"), ("end", "2026-01-02T00:00:00Z"))
+    ),
+    "import-create": Access(roles=METRICS_UPLOADERS),
+    "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
 }
@@ -114,6 +140,10 @@ class World:
         return phase
 
     @cached_property
+    def criterion(self) -> Any:
+        return self.phase.exit_criteria.get()
+
+    @cached_property
     def activity(self) -> Any:
         return self.pilot.raci_activities.get()
 
@@ -146,6 +176,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "backend_slug": lambda w: w.backend.slug,
     "phase_pk": lambda w: w.phase.pk,
     "phase_id": lambda w: w.phase.pk,
+    "criterion_pk": lambda w: w.criterion.pk,
     "activity_pk": lambda w: w.activity.pk,
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
@@ -155,6 +186,7 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "vendor-detail": {"slug": lambda w: w.vendor.slug},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
+    "import-job-detail": {"pk": lambda w: w.import_job.pk},
 }
 
 
@@ -274,7 +306,7 @@ def test_get_access(route: Route, persona: str) -> None:
         client.force_login(user)
     access = EXPECTATIONS.get(route.name, READ)
 
-    response = client.get(url)
+    response = client.get(url, dict(access.query))
 
     status = response.status_code
     where = f"GET {url} ({route.name}) as {persona}"
@@ -292,12 +324,12 @@ def test_get_access(route: Route, persona: str) -> None:
         assert PILOT_NAME not in body, f"{where}: the body names a pilot"
         assert BACKEND_NAME not in body, f"{where}: the body names a backend"
         return
-    if access.post_only:
-        expected = 405
-    elif persona in access.get_roles:
-        expected = 200
-    else:
+    if persona not in access.roles:
         expected = 403
+    elif access.post_only:
+        expected = 405
+    else:
+        expected = 200
     hint = ""
     if status == 404:
         hint = " (a 404 may mean a path parameter points at the wrong object: see URL_KWARGS)"
