@@ -308,10 +308,10 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
     django.setup()
 
     from django.contrib.auth import get_user_model
-    from django.core.files import File
 
-    from costs import services
     from costs.models import ImportJob
+    from costs.services import import_job_create
+    from costs.tasks import run_import_job
     from pilots.models import Backend, Vendor
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -329,15 +329,17 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
         },
     )
     started = time.perf_counter()
-    with open(path, "rb") as handle:
-        job = services.import_job_create(
-            actor=user,
-            backend=backend,
-            fmt=FORMAT_NAMES[fmt],
-            source=ImportJob.Source.UPLOAD,
-            file=File(handle, name=Path(path).name),
-        )
-    services.import_job_run(job_id=job.pk)
+    # What the upload page and the import_metrics command do: store the file,
+    # create the job; then the Celery task's body, run here synchronously.
+    job = import_job_create(
+        actor=user,
+        backend=backend,
+        fmt=FORMAT_NAMES[fmt],
+        source=ImportJob.Source.CLI,
+        file=path,
+        enqueue=False,
+    )
+    run_import_job.apply(args=(job.pk,))
     seconds = time.perf_counter() - started
     job.refresh_from_db()
     return {

@@ -36,8 +36,12 @@ class ImportUploadForm(forms.Form):
     format = forms.ChoiceField(
         choices=ImportJob.Format.choices,
         initial=ImportJob.Format.AUTO,
+        required=False,
         help_text="Leave on 'Detect from content' unless detection picks the wrong one.",
     )
+
+    def clean_format(self) -> str:
+        return str(self.cleaned_data.get("format") or ImportJob.Format.AUTO)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -142,19 +146,23 @@ class ChartWindowForm(forms.Form):
                 self.add_error("end", "A window spans at most 366 days.")
         return cleaned
 
+    def is_custom(self) -> bool:
+        return self.is_bound and self.is_valid() and self.cleaned_data.get("window") == "custom"
+
     def resolve(self, *, latest: dt.datetime | None) -> tuple[dt.datetime, dt.datetime] | None:
         """The (start, end) to chart, or None when there is no data to anchor
-        a preset on. Presets end at the latest data (not at "now"), so a
-        backend that stopped reporting still shows its last week."""
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        choice = data.get("window") or "7d"
-        if choice == "custom":
-            start: dt.datetime = data["start"]
-            end: dt.datetime = data["end"]
-            return _aware(start), _aware(end)
+        a preset on. Presets end with the hour of the latest data (not at
+        "now"), so a backend that stopped reporting still shows its last week."""
+        if self.is_custom():
+            return _aware(self.cleaned_data["start"]), _aware(self.cleaned_data["end"])
         if latest is None:
             return None
-        return latest - self.PRESETS[choice], latest
+        choice = (self.cleaned_data.get("window") if self.is_bound else None) or "7d"
+        end = latest.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) + HOUR
+        return end - self.PRESETS[choice], end
+
+
+HOUR = dt.timedelta(hours=1)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -129,12 +129,18 @@ def source(catalog: None, prometheus: FakePrometheus) -> MetricSource:
     )
 
 
+def _pull(source: MetricSource, now: dt.datetime) -> ImportJob:
+    job = pull_source(source_id=source.pk, now=now)
+    assert job is not None
+    return job
+
+
 # Points per query in [NOW - 1 h, NOW] at a 60 s step, both ends included.
 POINTS = 61
 
 
 def test_pull_stores_samples_through_an_import_job(source, prometheus):
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     assert job is not None
     job.refresh_from_db()
@@ -153,7 +159,7 @@ def test_pull_stores_samples_through_an_import_job(source, prometheus):
 
 
 def test_pull_shows_up_in_the_imports_list(source, as_user, pm):
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     page = as_user(pm).get("/metrics/imports/?status=succeeded")
 
@@ -167,7 +173,7 @@ def test_next_pull_starts_where_the_last_one_ended(source, prometheus):
     prometheus.requests.clear()
 
     later = NOW + dt.timedelta(minutes=5)
-    job = pull_source(source_id=source.pk, now=later)
+    job = _pull(source, later)
 
     assert float(prometheus.requests[0]["start"]) == NOW.timestamp()
     assert float(prometheus.requests[0]["end"]) == later.timestamp()
@@ -182,7 +188,7 @@ def test_second_pull_of_the_same_window_stores_nothing_new(source):
     stored = Sample.objects.count()
     MetricSource.objects.filter(pk=source.pk).update(last_pulled_until=None)
 
-    again = pull_source(source_id=source.pk, now=NOW)
+    again = _pull(source, NOW)
 
     again.refresh_from_db()
     assert again.status == ImportJob.Status.SUCCEEDED
@@ -196,7 +202,7 @@ def test_server_error_fails_the_job_with_the_reason_and_keeps_the_watermark(sour
     MetricSource.objects.filter(pk=source.pk).update(last_pulled_until=before)
     prometheus.fail_status = 500
 
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -214,7 +220,7 @@ def test_unreachable_server_fails_the_job(source, prometheus):
     prometheus.server_close()
     MetricSource.objects.filter(pk=source.pk).update(base_url=url)
 
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -227,7 +233,7 @@ def test_slow_server_times_out(source, prometheus, settings):
     settings.PULL_TIMEOUT_SECONDS = 0.3
     prometheus.delay_seconds = 1.5
 
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -239,7 +245,7 @@ def test_oversized_answer_is_refused(source, prometheus, settings):
     settings.PULL_MAX_RESPONSE_BYTES = 50_000
     prometheus.padding = 60_000
 
-    job = pull_source(source_id=source.pk, now=NOW)
+    job = _pull(source, NOW)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED

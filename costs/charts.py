@@ -1,0 +1,249 @@
+"""Plotly figures for the metrics panels, built from
+``selectors.metrics_timeseries`` and ``selectors.metrics_summary``.
+
+Figures leave here as plain dicts (``fig.to_json()`` decoded), which the
+templates embed with ``json_script`` and draw with the portal's own copy of
+plotly.js. Nothing here queries the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "CHARTS",
+    "SUMMARY_ROWS",
+    "ChartSpec",
+    "backend_figures",
+    "comparison_figures",
+    "has_data",
+    "summary_rows",
+]
+
+# One row per time bucket: {"t": aware datetime, "<field>": float | None, ...}.
+Rows = Sequence[Mapping[str, Any]]
+
+CANDIDATE_COLOR = "#2d6aa3"
+BASELINE_COLOR = "#b26a00"
+QUANTILE_COLORS = ("#2e7d32", "#2d6aa3", "#b26a00", "#c62828")
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart: its title, y-axis unit and the fields it draws."""
+
+    key: str
+    title: str
+    unit: str
+    traces: tuple[tuple[str, str], ...]  # (row field, legend label)
+
+
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "latency",
+        "End-to-end latency (from merged histogram buckets)",
+        "s",
+        (("e2e_p50", "p50"), ("e2e_p95", "p95"), ("e2e_p99", "p99"), ("e2e_p999", "p99.9")),
+    ),
+    ChartSpec(
+        "tokens", "Generated tokens per second", "tokens/s", (("tokens_per_second", "tokens/s"),)
+    ),
+    ChartSpec(
+        "utilization",
+        "Device utilization",
+        "%",
+        (("utilization_mean", "mean"), ("utilization_max", "max")),
+    ),
+    ChartSpec("power", "Power draw (mean)", "W", (("power_mean", "mean"),)),
+    ChartSpec("temperature", "Temperature (max)", "°C", (("temperature_max", "max"),)),
+    ChartSpec("throttle", "Throttle time", "s", (("throttle_seconds", "throttled"),)),
+)
+
+
+def _clean(value: Any) -> float | None:
+    """JSON has no NaN or infinity: a gap is drawn as a gap."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _columns(rows: Rows, field: str) -> tuple[list[str], list[float | None]]:
+    xs = [_iso(row["t"]) for row in rows]
+    ys = [_clean(row.get(field)) for row in rows]
+    return xs, ys
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def has_data(rows: Rows) -> bool:
+    """True when any chart has at least one value to draw."""
+    fields = [field for spec in CHARTS for field, _label in spec.traces]
+    return any(_clean(row.get(field)) is not None for row in rows for field in fields)
+
+
+def _layout(fig: go.Figure, spec: ChartSpec, *, title: str) -> None:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        height=320,
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.2},
+        template="plotly_white",
+    )
+    fig.update_yaxes(title_text=spec.unit, rangemode="tozero")
+
+
+def _as_dict(fig: go.Figure) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(fig.to_json())
+    return decoded
+
+
+def _entry(spec: ChartSpec, prefix: str, fig: go.Figure, title: str) -> dict[str, Any]:
+    chart_id = f"{prefix}-{spec.key}"
+    return {
+        "id": chart_id,
+        "data_id": f"{chart_id}-data",
+        "title": title,
+        "figure": _as_dict(fig),
+    }
+
+
+def backend_figures(rows: Rows, *, title: str, prefix: str = "chart") -> list[dict[str, Any]]:
+    """One figure per chart for one backend."""
+    figures = []
+    for spec in CHARTS:
+        fig = go.Figure()
+        for position, (field, label) in enumerate(spec.traces):
+            xs, ys = _columns(rows, field)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    name=label,
+                    mode="lines",
+                    line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
+                    connectgaps=False,
+                )
+            )
+        chart_title = f"{spec.title} — {title}"
+        _layout(fig, spec, title=chart_title)
+        figures.append(_entry(spec, prefix, fig, chart_title))
+    return figures
+
+
+def comparison_figures(
+    candidate: Rows,
+    baseline: Rows,
+    *,
+    candidate_name: str,
+    baseline_name: str,
+    prefix: str = "compare",
+) -> list[dict[str, Any]]:
+    """Per chart, candidate and baseline side by side on the same axes (shared
+    y range, same x window), so a glance compares them honestly."""
+    figures = []
+    for spec in CHARTS:
+        fig = make_subplots(
+            rows=1,
+            cols=2,
+            shared_yaxes=True,
+            shared_xaxes=True,
+            subplot_titles=(candidate_name, baseline_name),
+            horizontal_spacing=0.04,
+        )
+        for column, (rows, name) in enumerate(
+            ((candidate, candidate_name), (baseline, baseline_name)), start=1
+        ):
+            for position, (field, label) in enumerate(spec.traces):
+                xs, ys = _columns(rows, field)
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs,
+                        y=ys,
+                        name=f"{label} — {name}",
+                        legendgroup=label,
+                        mode="lines",
+                        line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
+                        connectgaps=False,
+                    ),
+                    row=1,
+                    col=column,
+                )
+        _layout(fig, spec, title=spec.title)
+        fig.update_layout(height=340)
+        figures.append(_entry(spec, prefix, fig, spec.title))
+    return figures
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """A line of the pilot panel's summary table: the MetricsSummary field,
+    its label and unit, the digits shown and a display factor (error_rate
+    is a fraction; the table shows %)."""
+
+    field: str
+    label: str
+    unit: str
+    digits: int
+    factor: float = 1.0
+
+
+SUMMARY_ROWS: tuple[SummaryRow, ...] = (
+    SummaryRow("requests", "Requests", "", 0),
+    SummaryRow("tokens_generated", "Tokens generated", "", 0),
+    SummaryRow("tokens_per_second", "Tokens per second", "tokens/s", 1),
+    SummaryRow("e2e_p50", "Latency p50", "s", 3),
+    SummaryRow("e2e_p95", "Latency p95", "s", 3),
+    SummaryRow("e2e_p99", "Latency p99", "s", 3),
+    SummaryRow("e2e_p999", "Latency p99.9", "s", 3),
+    SummaryRow("ttft_p50", "Time to first token p50", "s", 3),
+    SummaryRow("ttft_p99", "Time to first token p99", "s", 3),
+    SummaryRow("error_rate", "Error rate", "%", 3, factor=100.0),
+    SummaryRow("utilization_mean", "Utilization mean", "%", 1),
+    SummaryRow("power_mean", "Power mean", "W", 0),
+    SummaryRow("joules_per_token", "Energy per token", "J", 3),
+    SummaryRow("temperature_max", "Temperature max", "°C", 1),
+    SummaryRow("throttle_seconds", "Throttle time", "s", 0),
+)
+
+
+def _number(value: float | None, digits: int) -> str | None:
+    if value is None:
+        return None
+    return f"{value:,.{digits}f}"
+
+
+def summary_rows(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Candidate, baseline and candidate/baseline for each summary figure.
+    The ratio is left out when the baseline is zero or missing."""
+    out = []
+    for row in SUMMARY_ROWS:
+        cand = _clean(candidate.get(row.field))
+        base = _clean(baseline.get(row.field))
+        ratio = None
+        if cand is not None and base is not None and base != 0.0:
+            ratio = f"{cand / base:.2f}"
+        cand = None if cand is None else cand * row.factor
+        base = None if base is None else base * row.factor
+        out.append(
+            {
+                "field": row.field,
+                "label": row.label,
+                "unit": row.unit,
+                "candidate": _number(cand, row.digits),
+                "baseline": _number(base, row.digits),
+                "ratio": ratio,
+            }
+        )
+    return out
