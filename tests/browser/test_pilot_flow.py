@@ -1,0 +1,130 @@
+"""A program manager's first pilot, in real Chromium.
+
+Logs in, creates a pilot, plans its phases, fills the RACI matrix (a second
+Accountable is refused inline, then corrected), and sees the timeline. Every
+request the browser makes must go to the portal on 127.0.0.1: no CDN, no
+fonts or scripts from another host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from pilots.models import Phase, Pilot, RaciAssignment
+from portal.roles import Role
+from tests.factories import BackendFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # this test makes between browser steps are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1366, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
+    live_server: Any, browser_page: Any, make_user: Any
+) -> None:
+    page = browser_page
+    pm = make_user("pat", Role.PROGRAM_MANAGER, first_name="Pat", last_name="Manager")
+    make_user("alex", Role.APPROVER, first_name="Alex", last_name="Approver")
+    make_user("sam", Role.PILOT_TEAM, first_name="Sam", last_name="Sre")
+    BackendFactory(name="Wafer One", slug="wafer-one", kind="wafer_scale")
+    BackendFactory(name="H100 Pool", slug="h100-pool", kind="gpu_cluster")
+
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    # Log in.
+    page.goto(f"{live_server.url}/pilots/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", "pat")
+    page.fill("input[name=password]", "pw-pat")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/pilots/")
+
+    # Create a pilot.
+    page.goto(f"{live_server.url}/pilots/new/")
+    page.fill("input[name=name]", "Llama 70B on Wafer One")
+    page.fill("input[name=model_name]", "llama-3-70b")
+    page.select_option("select[name=candidate_backend]", label="Wafer One")
+    page.select_option("select[name=baseline_backend]", label="H100 Pool")
+    page.fill("input[name=team]", "Chat platform")
+    page.fill("input[name=cost_center]", "CC-1042")
+    page.fill("input[name=target_start]", "2026-12-01")
+    page.fill("input[name=target_end]", "2027-05-31")
+    page.click("form button[type=submit].primary")
+    pilot = Pilot.objects.get(name="Llama 70B on Wafer One")
+    page.wait_for_url(f"**/pilots/{pilot.pk}/")
+    assert pilot.created_by_id == pm.pk
+
+    # Plan the default phases.
+    page.goto(f"{live_server.url}/pilots/{pilot.pk}/phases/")
+    page.click("text=Plan default phases")
+    page.wait_for_selector("text=Lab validation")
+    kinds = list(pilot.phases.order_by("order").values_list("kind", flat=True))
+    assert kinds[:3] == [Phase.Kind.LAB_VALIDATION, Phase.Kind.SHADOW, Phase.Kind.CANARY]
+
+    # RACI: two Accountables for the go/no-go decision are refused inline.
+    page.goto(f"{live_server.url}/pilots/{pilot.pk}/raci/")
+    page.select_option('select[aria-label="Go/no-go decision: pat"]', "A")
+    page.select_option('select[aria-label="Go/no-go decision: alex"]', "A")
+    page.select_option('select[aria-label="Go/no-go decision: sam"]', "R")
+    page.click("#raci-grid button[type=submit]")
+    error = page.locator("#raci-grid tr.has-error .error")
+    error.first.wait_for()
+    assert "Go/no-go decision already has an Accountable" in error.first.text_content()
+    assert not RaciAssignment.objects.filter(activity__pilot=pilot).exists()
+
+    # Corrected: Pat is consulted, Alex holds the A.
+    page.select_option('select[aria-label="Go/no-go decision: pat"]', "C")
+    page.click("#raci-grid button[type=submit]")
+    page.wait_for_selector("text=RACI matrix saved.")
+    letters = dict(
+        RaciAssignment.objects.filter(activity__pilot=pilot, activity__key="go_no_go").values_list(
+            "user__username", "letter"
+        )
+    )
+    assert letters == {"pat": "C", "alex": "A", "sam": "R"}
+
+    # The timeline renders with the locally served plotly.js.
+    page.goto(f"{live_server.url}/pilots/{pilot.pk}/")
+    page.wait_for_selector("#timeline .main-svg")
+    assert page.locator("#timeline .main-svg").count() >= 1
+
+    hosts = {urlparse(url).hostname for url in requested if not url.startswith("data:")}
+    assert hosts == {"127.0.0.1"}, f"requests left the host: {sorted(hosts)}"
+    assert any(url.endswith("plotly.min.js") for url in requested)
