@@ -7,6 +7,8 @@ are not registered (and are far too many to browse anyway).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 
 from costs.models import (
@@ -103,3 +105,37 @@ class MetricSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["enabled", "backend"]
     list_select_related = ["backend"]
     search_fields = ["name", "base_url"]
+
+
+# ---------------------------------------------------------------------------
+# Scheduled pulls: saving a metric source in the admin creates or updates its
+# Celery beat PeriodicTask; deleting it removes the task (costs/beat.py).
+# Added by the metrics-pages work as a subclass, leaving the admin above as is.
+# ---------------------------------------------------------------------------
+
+
+class MetricSourceScheduleAdmin(MetricSourceAdmin):
+    readonly_fields = ["periodic_task"]
+
+    def save_model(self, request: Any, obj: MetricSource, form: Any, change: bool) -> None:
+        from costs.beat import metric_source_sync_schedule
+
+        super().save_model(request, obj, form, change)
+        metric_source_sync_schedule(source=obj)
+
+    def delete_model(self, request: Any, obj: MetricSource) -> None:
+        from costs.beat import metric_source_unschedule
+
+        metric_source_unschedule(source=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        from costs.beat import metric_source_unschedule
+
+        for source in queryset:
+            metric_source_unschedule(source=source)
+        super().delete_queryset(request, queryset)
+
+
+admin.site.unregister(MetricSource)
+admin.site.register(MetricSource, MetricSourceScheduleAdmin)

@@ -63,3 +63,40 @@ def test_unschedule_deletes_the_periodic_task(source):
     metric_source_unschedule(source=source)
 
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
+
+
+def test_saving_a_source_in_the_admin_schedules_it(client, admin_user):
+    backend = _backend()
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/costs/metricsource/add/",
+        {
+            "name": "prom-us",
+            "backend": backend.pk,
+            "base_url": "http://prometheus.internal:9090",
+            "queries": '["DCGM_FI_DEV_POWER_USAGE"]',
+            "step_seconds": 30,
+            "interval_seconds": 120,
+            "lookback_seconds": 3600,
+            "enabled": "on",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    source = MetricSource.objects.get(name="prom-us")
+    task = PeriodicTask.objects.get(pk=source.periodic_task_id)
+    assert task.task == PULL_TASK_NAME
+    assert task.interval.every == 120
+    assert json.loads(task.args) == [source.pk]
+
+
+def test_deleting_a_source_in_the_admin_removes_its_schedule(client, admin_user, source):
+    task = metric_source_sync_schedule(source=source)
+    client.force_login(admin_user)
+
+    response = client.post(f"/admin/costs/metricsource/{source.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not MetricSource.objects.exists()
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
