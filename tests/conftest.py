@@ -167,6 +167,7 @@ def celery_worker_process(transactional_db: None, tmp_path: Any) -> Any:
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CELERY_RESULT_BACKEND": os.environ.get(
             "CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"
         ),
