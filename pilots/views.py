@@ -176,6 +176,13 @@ class PilotEditorPage(PilotPage):
     required_roles = EDITOR_ROLES
 
 
+class PilotCommand(PilotEditorPage):
+    """A POST-only command (start a phase, plan defaults...): program
+    managers get 405 on GET, everyone else is refused first (403)."""
+
+    http_method_names = ["post"]
+
+
 class PilotEditView(PilotEditorPage):
     template_name = "pilots/pilot_form.html"
 
@@ -237,9 +244,7 @@ def _back_to_phases(pilot: Pilot) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("pilot-phases", args=[pilot.pk]))
 
 
-class PlanDefaultsView(PilotEditorPage):
-    http_method_names = ["post"]
-
+class PlanDefaultsView(PilotCommand):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         pilot = self.get_pilot()
         try:
@@ -272,8 +277,8 @@ class PhaseCreateView(PilotEditorPage):
         return self.render_to_response(self.get_context_data(form=form))
 
 
-class PhasePage(PilotEditorPage):
-    """An editor page about one phase, addressed by the phase's id."""
+class PhaseMixin(PilotPage):
+    """A page about one phase, addressed by the phase's id."""
 
     tab = "phases"
 
@@ -284,7 +289,7 @@ class PhasePage(PilotEditorPage):
         return phase
 
 
-class PhaseEditView(PhasePage):
+class PhaseEditView(PhaseMixin, PilotEditorPage):
     template_name = "pilots/phase_form.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -307,9 +312,7 @@ class PhaseEditView(PhasePage):
         return self.render_to_response(self.get_context_data(form=form, phase=phase))
 
 
-class PhaseStartView(PhasePage):
-    http_method_names = ["post"]
-
+class PhaseStartView(PhaseMixin, PilotCommand):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         phase = self.get_phase()
         try:
@@ -321,7 +324,7 @@ class PhaseStartView(PhasePage):
         return _back_to_phases(phase.pilot)
 
 
-class CriterionCreateView(PhasePage):
+class CriterionCreateView(PhaseMixin, PilotEditorPage):
     template_name = "pilots/criterion_form.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -342,7 +345,9 @@ class CriterionCreateView(PhasePage):
         return self.render_to_response(self.get_context_data(form=form, phase=phase))
 
 
-class CriterionPage(PhasePage):
+class CriterionMixin(PilotPage):
+    tab = "phases"
+
     def get_criterion(self) -> ExitCriterion:
         criterion = get_object_or_404(
             ExitCriterion.objects.select_related("phase__pilot"), pk=self.kwargs["criterion_pk"]
@@ -352,7 +357,7 @@ class CriterionPage(PhasePage):
         return criterion
 
 
-class CriterionEditView(CriterionPage):
+class CriterionEditView(CriterionMixin, PilotEditorPage):
     template_name = "pilots/criterion_form.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -383,9 +388,7 @@ class CriterionEditView(CriterionPage):
         )
 
 
-class CriterionDeleteView(CriterionPage):
-    http_method_names = ["post"]
-
+class CriterionDeleteView(CriterionMixin, PilotCommand):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         criterion = self.get_criterion()
         pilot = criterion.phase.pilot
@@ -459,10 +462,7 @@ class PilotRaciView(PilotPage):
         return self._render(form, row_errors=row_errors)
 
 
-class ActivityAddView(PilotRaciView):
-    required_roles = EDITOR_ROLES
-    http_method_names = ["post"]
-
+class ActivityAddView(PilotCommand, PilotRaciView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         pilot = self.get_pilot()
         activity_form = ActivityForm(request.POST)

@@ -346,3 +346,12 @@ def test_pilot_list_filters_and_search(as_user, finance):
 def test_pilot_list_empty_state(as_user, pm):
     body = as_user(pm).get(reverse("pilot-list")).content.decode()
     assert "No pilots yet" in body
+
+
+def test_get_on_a_command_url_is_405_for_editors_and_403_for_others(
+    as_user, client, pm, finance, outsider, pilot
+):
+    url = reverse("phase-start", args=[pilot.phases.first().pk])
+    assert as_user(finance).get(url).status_code == 403
+    assert as_user(pm).get(url).status_code == 405
+    assert as_user(outsider).get(url).status_code == 403
