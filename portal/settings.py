@@ -196,6 +196,7 @@ SPECTACULAR_SETTINGS = {
         "PhaseKindEnum": "pilots.models.Phase.Kind",
         "PilotStatusEnum": "pilots.models.Pilot.Status",
         "PhaseStatusEnum": "pilots.models.Phase.Status",
+        "ImportFormatEnum": "costs.models.ImportJob.Format",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
