@@ -355,3 +355,13 @@ def test_get_on_a_command_url_is_405_for_editors_and_403_for_others(
     assert as_user(finance).get(url).status_code == 403
     assert as_user(pm).get(url).status_code == 405
     assert as_user(outsider).get(url).status_code == 403
+
+
+def test_changelog_names_people_not_ids(as_user, pm, approver, pilot):
+    go = pilot.raci_activities.get(key=RaciActivity.Key.GO_NO_GO)
+    services.raci_set_matrix(pilot=pilot, actor=pm, matrix={go.pk: {approver.pk: "A", pm.pk: "R"}})
+    response = as_user(pm).get(reverse("pilot-changelog", args=[pilot.pk]))
+    lines = [line for _, lines in response.context["rows"] for line in lines]
+    assert ("user", None, "appr") in lines
+    assert ("user", None, "Pat Manager") in lines
+    assert "Pat Manager" in response.content.decode()
