@@ -20,13 +20,19 @@ class PilotFilter(django_filters.FilterSet):  # type: ignore[misc]
 
     q = django_filters.CharFilter(method="search", label="Search")
     phase = django_filters.ChoiceFilter(
-        field_name="current_phase_kind", choices=Phase.Kind.choices, label="Current phase"
+        field_name="current_phase_kind",
+        choices=Phase.Kind.choices,
+        label="Current phase",
+        empty_label="Any",
     )
     backend_kind = django_filters.ChoiceFilter(
-        field_name="candidate_backend__kind", choices=Backend.Kind.choices, label="Candidate kind"
+        field_name="candidate_backend__kind",
+        choices=Backend.Kind.choices,
+        label="Candidate kind",
+        empty_label="Any",
     )
-    status = django_filters.ChoiceFilter(choices=Pilot.Status.choices)
-    team = django_filters.ChoiceFilter(choices=_team_choices)
+    status = django_filters.ChoiceFilter(choices=Pilot.Status.choices, empty_label="Any")
+    team = django_filters.ChoiceFilter(choices=_team_choices, empty_label="Any")
 
     class Meta:
         model = Pilot

@@ -30,12 +30,14 @@ _S = Phase.Status
 
 def _current_phase() -> QuerySet[Phase]:
     """A pilot's phases, the "current" one first: the active phase, else the
-    next planned one, else the last one that ran."""
+    failed one, else the next planned one, else the last one."""
     return (
         Phase.objects.filter(pilot=OuterRef("pk"))
         .annotate(
             rank=Case(
                 When(status=_S.ACTIVE, then=Value(-100_000)),
+                # A failed phase stopped the pilot: it is where the pilot stands.
+                When(status=_S.FAILED, then=Value(-50_000)),
                 When(status=_S.PLANNED, then=F("order")),
                 default=Value(100_000) - F("order"),
                 output_field=IntegerField(),
@@ -59,7 +61,9 @@ def pilot_list() -> QuerySet[Pilot]:
         "candidate_backend", "baseline_backend", "candidate_backend__vendor"
     ).annotate(
         current_phase_kind=Subquery(current.values("kind")[:1]),
-        current_phase_label=Subquery(current.annotate(display_label=label).values("display_label")[:1]),
+        current_phase_label=Subquery(
+            current.annotate(display_label=label).values("display_label")[:1]
+        ),
         current_phase_status=Subquery(current.values("status")[:1]),
         current_phase_end=Subquery(current.values("planned_end")[:1]),
     )

@@ -38,11 +38,20 @@ def test_current_phase_is_the_next_planned_when_none_active():
     assert row.current_phase_label == "Canary EU"
 
 
-def test_current_phase_of_a_finished_pilot_is_the_last():
+def test_current_phase_of_a_stopped_pilot_is_the_failed_one():
     pilot = PilotFactory(status=Pilot.Status.STOPPED)
     PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
     PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status=Phase.Status.FAILED)
-    assert current(pilot).current_phase_status == "failed"
+    PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
+    row = current(pilot)
+    assert (row.current_phase_kind, row.current_phase_status) == ("shadow", "failed")
+
+
+def test_current_phase_of_a_completed_pilot_is_the_last():
+    pilot = PilotFactory(status=Pilot.Status.COMPLETED)
+    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
+    PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.CANARY, status=Phase.Status.PASSED)
+    assert current(pilot).current_phase_kind == "canary"
 
 
 def test_pilot_without_phases_has_no_current_phase():
