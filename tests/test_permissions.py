@@ -235,7 +235,7 @@ PERSONAS = ["anonymous", "outsider", *sorted(Role.values)]
 def _make_persona(persona: str) -> Any:
     if persona == "anonymous":
         return None
-    user = UserFactory(username=f"persona-{persona}")
+    user: Any = UserFactory(username=f"persona-{persona}")
     if persona != "outsider":
         user.groups.set(Group.objects.filter(name=persona))
     return user
@@ -260,7 +260,7 @@ def _is_api(url: str) -> bool:
 
 
 def _redirects_to_login(response: Any) -> bool:
-    return response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    return response.status_code == 302 and str(response["Location"]).startswith(reverse("login"))
 
 
 # The tests -----------------------------------------------------------------

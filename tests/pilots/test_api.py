@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -82,9 +84,9 @@ def test_vendor_list_and_detail(client_):
 
 @pytest.mark.django_db
 def test_pilot_list_shows_backends_and_current_phase(client_):
-    pilot = PilotFactory(name="Llama on CS-3")
+    pilot: Any = PilotFactory(name="Llama on CS-3")
     PhaseFactory(pilot=pilot, order=1, kind=Phase.Kind.LAB_VALIDATION, status="passed")
-    active = PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status="active")
+    active: Any = PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status="active")
     PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
     planned_only = PilotFactory(name="Planned pilot")
     PhaseFactory(pilot=planned_only, order=1, kind=Phase.Kind.LAB_VALIDATION, name="Lab week")
@@ -155,7 +157,7 @@ def test_pilot_list_is_paginated(client_):
 
 @pytest.mark.django_db
 def test_pilot_detail_nests_phases_criteria_raci_and_readiness(client_):
-    pilot = PilotFactory(name="Llama on CS-3")
+    pilot: Any = PilotFactory(name="Llama on CS-3")
     phase = PhaseFactory(pilot=pilot, order=1, kind=Phase.Kind.LAB_VALIDATION)
     ExitCriterionFactory(phase=phase)
     activity = RaciActivityFactory(pilot=pilot, name="Go/no-go decision", key="go_no_go")
@@ -188,7 +190,7 @@ def test_pilot_detail_nests_phases_criteria_raci_and_readiness(client_):
 
 @pytest.mark.django_db
 def test_pilot_detail_recommends_not_yet_when_few_answers_are_yes(client_):
-    pilot = PilotFactory()
+    pilot: Any = PilotFactory()
     ReadinessAnswerFactory(pilot=pilot, question="steady_qps", answer="yes")
     ReadinessAnswerFactory(pilot=pilot, question="model_fits", answer="yes")
 
@@ -199,7 +201,7 @@ def test_pilot_detail_recommends_not_yet_when_few_answers_are_yes(client_):
 
 @pytest.mark.django_db
 def test_read_api_refuses_writes(client_):
-    pilot = PilotFactory()
+    pilot: Any = PilotFactory()
 
     created = client_.post("/api/v1/pilots/", {"name": "x"}, format="json")
     deleted = client_.delete(f"/api/v1/pilots/{pilot.pk}/")
