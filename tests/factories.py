@@ -7,9 +7,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AbstractUser, Group
+from factory.declarations import LazyAttribute, PostGeneration, Sequence, SubFactory
+from factory.django import DjangoModelFactory, Password
+from factory.faker import Faker
 
 from pilots.models import (
     Backend,
@@ -23,7 +25,12 @@ from pilots.models import (
 )
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+def _set_roles(obj: AbstractUser, create: bool, extracted: Any, **kwargs: Any) -> None:
+    if create and extracted:
+        obj.groups.set(Group.objects.filter(name__in=list(extracted)))
+
+
+class UserFactory(DjangoModelFactory[AbstractUser]):
     """A user; pass ``roles=[Role.FINANCE, ...]`` to put them in role groups
     (the groups must exist: use the ``roles`` fixture or sync_role_groups())."""
 
@@ -32,50 +39,47 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
         skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
-    password = factory.django.Password("pw-factory")
+    username = Sequence(lambda n: f"user{n}")
+    email = LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = Faker("first_name")
+    last_name = Faker("last_name")
+    password = Password("pw-factory")
 
-    @factory.post_generation
-    def roles(self, create: bool, extracted: Any, **kwargs: Any) -> None:
-        if create and extracted:
-            self.groups.set(Group.objects.filter(name__in=list(extracted)))
+    roles = PostGeneration(_set_roles)
 
 
-class VendorFactory(factory.django.DjangoModelFactory):
+class VendorFactory(DjangoModelFactory[Vendor]):
     class Meta:
         model = Vendor
         django_get_or_create = ("slug",)
 
-    name = factory.Sequence(lambda n: f"Vendor {n}")
-    slug = factory.Sequence(lambda n: f"vendor-{n}")
+    name = Sequence(lambda n: f"Vendor {n}")
+    slug = Sequence(lambda n: f"vendor-{n}")
 
 
-class BackendFactory(factory.django.DjangoModelFactory):
+class BackendFactory(DjangoModelFactory[Backend]):
     class Meta:
         model = Backend
         django_get_or_create = ("slug",)
 
-    name = factory.Sequence(lambda n: f"Backend {n}")
-    slug = factory.Sequence(lambda n: f"backend-{n}")
+    name = Sequence(lambda n: f"Backend {n}")
+    slug = Sequence(lambda n: f"backend-{n}")
     kind = Backend.Kind.GPU_CLUSTER
-    vendor = factory.SubFactory(VendorFactory)
+    vendor = SubFactory(VendorFactory)
     device_model = "H100 SXM"
     device_count = 8
     site = "dc-1"
     region = "eu-west"
 
 
-class PilotFactory(factory.django.DjangoModelFactory):
+class PilotFactory(DjangoModelFactory[Pilot]):
     class Meta:
         model = Pilot
 
-    name = factory.Sequence(lambda n: f"Pilot {n}")
+    name = Sequence(lambda n: f"Pilot {n}")
     model_name = "llama-3-70b"
-    candidate_backend = factory.SubFactory(BackendFactory, kind=Backend.Kind.WAFER_SCALE)
-    baseline_backend = factory.SubFactory(BackendFactory)
+    candidate_backend = SubFactory(BackendFactory, kind=Backend.Kind.WAFER_SCALE)
+    baseline_backend = SubFactory(BackendFactory)
     team = "search"
     cost_center = "CC-100"
     traffic_slice = "chat, EU"
@@ -83,51 +87,51 @@ class PilotFactory(factory.django.DjangoModelFactory):
     target_end = dt.date(2026, 6, 30)
 
 
-class PhaseFactory(factory.django.DjangoModelFactory):
+class PhaseFactory(DjangoModelFactory[Phase]):
     class Meta:
         model = Phase
 
-    pilot = factory.SubFactory(PilotFactory)
+    pilot = SubFactory(PilotFactory)
     kind = Phase.Kind.LAB_VALIDATION
-    order = factory.Sequence(lambda n: n + 1)
+    order = Sequence(lambda n: n + 1)
     planned_start = dt.date(2026, 1, 5)
-    planned_end = factory.LazyAttribute(lambda p: p.planned_start + dt.timedelta(weeks=4))
+    planned_end = LazyAttribute(lambda p: p.planned_start + dt.timedelta(weeks=4))
     traffic_percent = Decimal("0")
 
 
-class ExitCriterionFactory(factory.django.DjangoModelFactory):
+class ExitCriterionFactory(DjangoModelFactory[ExitCriterion]):
     class Meta:
         model = ExitCriterion
 
-    phase = factory.SubFactory(PhaseFactory)
+    phase = SubFactory(PhaseFactory)
     metric = ExitCriterion.Metric.E2E_LATENCY_P99
     comparison = ExitCriterion.Comparison.RELATIVE
     direction = ExitCriterion.Direction.AT_MOST
     threshold = Decimal("1.0")
 
 
-class RaciActivityFactory(factory.django.DjangoModelFactory):
+class RaciActivityFactory(DjangoModelFactory[RaciActivity]):
     class Meta:
         model = RaciActivity
 
-    pilot = factory.SubFactory(PilotFactory)
-    name = factory.Sequence(lambda n: f"Activity {n}")
-    order = factory.Sequence(lambda n: n + 10)
+    pilot = SubFactory(PilotFactory)
+    name = Sequence(lambda n: f"Activity {n}")
+    order = Sequence(lambda n: n + 10)
 
 
-class RaciAssignmentFactory(factory.django.DjangoModelFactory):
+class RaciAssignmentFactory(DjangoModelFactory[RaciAssignment]):
     class Meta:
         model = RaciAssignment
 
-    activity = factory.SubFactory(RaciActivityFactory)
-    user = factory.SubFactory(UserFactory)
+    activity = SubFactory(RaciActivityFactory)
+    user = SubFactory(UserFactory)
     letter = RaciAssignment.Letter.RESPONSIBLE
 
 
-class ReadinessAnswerFactory(factory.django.DjangoModelFactory):
+class ReadinessAnswerFactory(DjangoModelFactory[ReadinessAnswer]):
     class Meta:
         model = ReadinessAnswer
 
-    pilot = factory.SubFactory(PilotFactory)
+    pilot = SubFactory(PilotFactory)
     question = ReadinessAnswer.Question.STEADY_QPS
     answer = ReadinessAnswer.Answer.UNKNOWN

@@ -32,7 +32,7 @@ def test_every_pilots_model_is_registered():
 
 @pytest.mark.parametrize("model", PILOT_MODELS)
 def test_changelists_render_for_admin(as_user, admin_user, model):
-    PhaseFactory()
+    PhaseFactory.create()
     response = as_user(admin_user).get(reverse(f"admin:pilots_{model}_changelist"), {"q": "x"})
     assert response.status_code == 200
 
@@ -43,7 +43,7 @@ def test_admin_is_for_staff_only(as_user, pm):
 
 
 def test_admin_edit_is_recorded(as_user, admin_user):
-    backend = BackendFactory(device_count=8)
+    backend = BackendFactory.create(device_count=8)
     data = {
         "name": backend.name,
         "slug": backend.slug,
@@ -67,8 +67,8 @@ def test_admin_edit_is_recorded(as_user, admin_user):
 
 
 def test_admin_add_pilot_goes_through_the_service(as_user, admin_user):
-    vendor = VendorFactory()
-    a, b = BackendFactory(vendor=vendor), BackendFactory(vendor=vendor)
+    vendor = VendorFactory.create()
+    a, b = BackendFactory.create(vendor=vendor), BackendFactory.create(vendor=vendor)
     data = {
         "name": "Admin pilot",
         "model_name": "m",

@@ -17,41 +17,41 @@ pytestmark = pytest.mark.django_db
 
 
 def test_database_rejects_pilot_with_same_candidate_and_baseline():
-    backend = BackendFactory()
+    backend = BackendFactory.create()
     with pytest.raises(IntegrityError), transaction.atomic():
-        PilotFactory(candidate_backend=backend, baseline_backend=backend)
+        PilotFactory.create(candidate_backend=backend, baseline_backend=backend)
     assert not Pilot.objects.exists()
 
 
 def test_database_rejects_second_active_phase():
-    pilot = PilotFactory()
-    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.ACTIVE)
+    pilot = PilotFactory.create()
+    PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.ACTIVE)
     with pytest.raises(IntegrityError), transaction.atomic():
-        PhaseFactory(pilot=pilot, order=2, status=Phase.Status.ACTIVE)
+        PhaseFactory.create(pilot=pilot, order=2, status=Phase.Status.ACTIVE)
 
 
 def test_two_pilots_may_each_have_an_active_phase():
-    PhaseFactory(status=Phase.Status.ACTIVE)
-    PhaseFactory(status=Phase.Status.ACTIVE)
+    PhaseFactory.create(status=Phase.Status.ACTIVE)
+    PhaseFactory.create(status=Phase.Status.ACTIVE)
     assert Phase.objects.filter(status=Phase.Status.ACTIVE).count() == 2
 
 
 def test_database_rejects_second_accountable_per_activity():
-    activity = RaciActivityFactory()
-    RaciAssignmentFactory(activity=activity, letter=RaciAssignment.Letter.ACCOUNTABLE)
+    activity = RaciActivityFactory.create()
+    RaciAssignmentFactory.create(activity=activity, letter=RaciAssignment.Letter.ACCOUNTABLE)
     with pytest.raises(IntegrityError), transaction.atomic():
-        RaciAssignmentFactory(activity=activity, letter=RaciAssignment.Letter.ACCOUNTABLE)
+        RaciAssignmentFactory.create(activity=activity, letter=RaciAssignment.Letter.ACCOUNTABLE)
 
 
 def test_database_allows_many_responsibles_per_activity():
-    activity = RaciActivityFactory()
-    RaciAssignmentFactory(activity=activity, user=UserFactory())
-    RaciAssignmentFactory(activity=activity, user=UserFactory())
+    activity = RaciActivityFactory.create()
+    RaciAssignmentFactory.create(activity=activity, user=UserFactory.create())
+    RaciAssignmentFactory.create(activity=activity, user=UserFactory.create())
     assert activity.assignments.count() == 2
 
 
 def test_full_clean_names_the_backend_rule():
-    backend = BackendFactory()
+    backend = BackendFactory.create()
     pilot = PilotFactory.build(candidate_backend=backend, baseline_backend=backend)
     with pytest.raises(Exception, match="candidate and baseline backends must differ"):
         pilot.full_clean()

@@ -19,8 +19,8 @@ def pilot(pm):
         actor=pm,
         name="Wafer chat pilot",
         model_name="llama-3-70b",
-        candidate_backend=BackendFactory(name="WSE-3 rack", slug="wse-3"),
-        baseline_backend=BackendFactory(name="H100 pool", slug="h100"),
+        candidate_backend=BackendFactory.create(name="WSE-3 rack", slug="wse-3"),
+        baseline_backend=BackendFactory.create(name="H100 pool", slug="h100"),
         team="chat",
         cost_center="CC-7",
         target_start=dt.date(2026, 1, 5),
@@ -122,7 +122,7 @@ def test_missing_pilot_is_404(as_user, pm):
 
 
 def test_create_pilot_through_the_form(as_user, pm):
-    candidate, baseline = BackendFactory(), BackendFactory()
+    candidate, baseline = BackendFactory.create(), BackendFactory.create()
     response = as_user(pm).post(
         reverse("pilot-create"),
         {
@@ -144,7 +144,7 @@ def test_create_pilot_through_the_form(as_user, pm):
 
 
 def test_create_form_shows_errors_next_to_fields(as_user, pm):
-    backend = BackendFactory()
+    backend = BackendFactory.create()
     response = as_user(pm).post(
         reverse("pilot-create"),
         {
@@ -189,7 +189,7 @@ def test_edit_pilot_records_change(as_user, pm, pilot):
 
 
 def test_plan_defaults_button_and_start_first_phase(as_user, pm):
-    pilot = PilotFactory()
+    pilot = PilotFactory.create()
     client = as_user(pm)
     page = client.get(reverse("pilot-phases", args=[pilot.pk])).content.decode()
     assert "Plan default phases" in page
@@ -318,8 +318,10 @@ def test_readiness_form_saves_answers_and_recommends(as_user, pm, pilot):
 
 
 def test_pilot_list_filters_and_search(as_user, finance):
-    wafer = PilotFactory(name="Alpha wafer", team="chat")
-    PilotFactory(name="Beta gpu", team="ads", candidate_backend=BackendFactory(kind="tpu_pod"))
+    wafer = PilotFactory.create(name="Alpha wafer", team="chat")
+    PilotFactory.create(
+        name="Beta gpu", team="ads", candidate_backend=BackendFactory.create(kind="tpu_pod")
+    )
     client = as_user(finance)
 
     def names(query):

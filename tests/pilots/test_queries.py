@@ -12,11 +12,11 @@ pytestmark = pytest.mark.django_db
 
 
 def make_pilots(count: int) -> None:
-    candidate, baseline = BackendFactory(), BackendFactory()
+    candidate, baseline = BackendFactory.create(), BackendFactory.create()
     for _ in range(count):
-        pilot = PilotFactory(candidate_backend=candidate, baseline_backend=baseline)
-        PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
-        PhaseFactory(
+        pilot = PilotFactory.create(candidate_backend=candidate, baseline_backend=baseline)
+        PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.PASSED)
+        PhaseFactory.create(
             pilot=pilot,
             order=2,
             kind=Phase.Kind.SHADOW,

@@ -36,9 +36,9 @@ def test_missing_questions_count_as_unknown():
 
 
 def test_answer_records_who_and_old_new_values():
-    actor = UserFactory()
-    pilot = PilotFactory()
-    ReadinessAnswerFactory(pilot=pilot, question=Q.STEADY_QPS)
+    actor = UserFactory.create()
+    pilot = PilotFactory.create()
+    ReadinessAnswerFactory.create(pilot=pilot, question=Q.STEADY_QPS)
     row = services.readiness_answer(
         pilot=pilot, actor=actor, question=Q.STEADY_QPS, answer="yes", evidence="2k qps"
     )
@@ -50,15 +50,15 @@ def test_answer_records_who_and_old_new_values():
 
 
 def test_same_answer_twice_records_nothing_new():
-    actor = UserFactory()
-    pilot = PilotFactory()
+    actor = UserFactory.create()
+    pilot = PilotFactory.create()
     services.readiness_answer(pilot=pilot, actor=actor, question=Q.VENDOR_SLAS, answer="no")
     services.readiness_answer(pilot=pilot, actor=actor, question=Q.VENDOR_SLAS, answer="no")
     assert ChangeRecord.objects.filter(scope=pilot.scope).count() == 1
 
 
 def test_rejects_unknown_question_and_bad_answer():
-    pilot = PilotFactory()
+    pilot = PilotFactory.create()
     with pytest.raises(DomainError, match="not a readiness question"):
         services.readiness_answer(pilot=pilot, actor=None, question="vibes", answer="yes")
     with pytest.raises(Exception, match="not a valid choice"):
@@ -67,7 +67,7 @@ def test_rejects_unknown_question_and_bad_answer():
 
 
 def test_readiness_save_is_all_or_nothing():
-    pilot = PilotFactory()
+    pilot = PilotFactory.create()
     with pytest.raises(Exception, match="not a valid choice"):
         services.readiness_save(
             pilot=pilot,

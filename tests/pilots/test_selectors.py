@@ -19,51 +19,53 @@ def current(pilot):
 
 
 def test_current_phase_is_the_active_one():
-    pilot = PilotFactory()
-    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
-    PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status=Phase.Status.ACTIVE)
-    PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
+    pilot = PilotFactory.create()
+    PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.PASSED)
+    PhaseFactory.create(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status=Phase.Status.ACTIVE)
+    PhaseFactory.create(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
     row = current(pilot)
     assert (row.current_phase_kind, row.current_phase_status) == ("shadow", "active")
     assert row.current_phase_label == "Shadow"
 
 
 def test_current_phase_is_the_next_planned_when_none_active():
-    pilot = PilotFactory()
-    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
-    PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.CANARY, name="Canary EU")
-    PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.PRODUCTION_RAMP)
+    pilot = PilotFactory.create()
+    PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.PASSED)
+    PhaseFactory.create(pilot=pilot, order=2, kind=Phase.Kind.CANARY, name="Canary EU")
+    PhaseFactory.create(pilot=pilot, order=3, kind=Phase.Kind.PRODUCTION_RAMP)
     row = current(pilot)
     assert (row.current_phase_kind, row.current_phase_status) == ("canary", "planned")
     assert row.current_phase_label == "Canary EU"
 
 
 def test_current_phase_of_a_stopped_pilot_is_the_failed_one():
-    pilot = PilotFactory(status=Pilot.Status.STOPPED)
-    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
-    PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status=Phase.Status.FAILED)
-    PhaseFactory(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
+    pilot = PilotFactory.create(status=Pilot.Status.STOPPED)
+    PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.PASSED)
+    PhaseFactory.create(pilot=pilot, order=2, kind=Phase.Kind.SHADOW, status=Phase.Status.FAILED)
+    PhaseFactory.create(pilot=pilot, order=3, kind=Phase.Kind.CANARY)
     row = current(pilot)
     assert (row.current_phase_kind, row.current_phase_status) == ("shadow", "failed")
 
 
 def test_current_phase_of_a_completed_pilot_is_the_last():
-    pilot = PilotFactory(status=Pilot.Status.COMPLETED)
-    PhaseFactory(pilot=pilot, order=1, status=Phase.Status.PASSED)
-    PhaseFactory(pilot=pilot, order=2, kind=Phase.Kind.CANARY, status=Phase.Status.PASSED)
+    pilot = PilotFactory.create(status=Pilot.Status.COMPLETED)
+    PhaseFactory.create(pilot=pilot, order=1, status=Phase.Status.PASSED)
+    PhaseFactory.create(pilot=pilot, order=2, kind=Phase.Kind.CANARY, status=Phase.Status.PASSED)
     assert current(pilot).current_phase_kind == "canary"
 
 
 def test_pilot_without_phases_has_no_current_phase():
-    assert current(PilotFactory()).current_phase_kind is None
+    assert current(PilotFactory.create()).current_phase_kind is None
 
 
 def test_home_groups_open_pilots_by_current_phase():
-    shadow_pilot = PilotFactory(name="S", status=Pilot.Status.ACTIVE)
-    PhaseFactory(pilot=shadow_pilot, order=1, kind=Phase.Kind.SHADOW, status=Phase.Status.ACTIVE)
-    PilotFactory(name="Unplanned")
-    done = PilotFactory(name="Done", status=Pilot.Status.COMPLETED)
-    PhaseFactory(pilot=done, order=1, status=Phase.Status.PASSED)
+    shadow_pilot = PilotFactory.create(name="S", status=Pilot.Status.ACTIVE)
+    PhaseFactory.create(
+        pilot=shadow_pilot, order=1, kind=Phase.Kind.SHADOW, status=Phase.Status.ACTIVE
+    )
+    PilotFactory.create(name="Unplanned")
+    done = PilotFactory.create(name="Done", status=Pilot.Status.COMPLETED)
+    PhaseFactory.create(pilot=done, order=1, status=Phase.Status.PASSED)
     dashboard = selectors.home_dashboard(today=TODAY)
     groups = {g.label: [p.name for p in g.pilots] for g in dashboard.groups}
     assert groups == {"Shadow": ["S"], "Not planned": ["Unplanned"]}
@@ -71,38 +73,40 @@ def test_home_groups_open_pilots_by_current_phase():
 
 
 def test_home_lists_phases_ending_soon_and_overdue():
-    pilot = PilotFactory(status=Pilot.Status.ACTIVE)
-    overdue = PhaseFactory(
+    pilot = PilotFactory.create(status=Pilot.Status.ACTIVE)
+    overdue = PhaseFactory.create(
         pilot=pilot,
         order=1,
         status=Phase.Status.ACTIVE,
         planned_start=dt.date(2026, 1, 1),
         planned_end=TODAY - dt.timedelta(days=1),
     )
-    soon = PhaseFactory(
+    soon = PhaseFactory.create(
         pilot=pilot, order=2, planned_start=TODAY, planned_end=TODAY + dt.timedelta(days=14)
     )
-    PhaseFactory(
+    PhaseFactory.create(
         pilot=pilot, order=3, planned_start=TODAY, planned_end=TODAY + dt.timedelta(days=15)
     )
-    PhaseFactory(
+    PhaseFactory.create(
         pilot=pilot,
         order=4,
         status=Phase.Status.SKIPPED,
         planned_start=dt.date(2026, 1, 1),
         planned_end=dt.date(2026, 1, 2),
     )
-    stopped = PilotFactory(status=Pilot.Status.STOPPED)
-    PhaseFactory(pilot=stopped, order=1, planned_start=dt.date(2026, 1, 1), planned_end=TODAY)
+    stopped = PilotFactory.create(status=Pilot.Status.STOPPED)
+    PhaseFactory.create(
+        pilot=stopped, order=1, planned_start=dt.date(2026, 1, 1), planned_end=TODAY
+    )
     dashboard = selectors.home_dashboard(today=TODAY)
     assert dashboard.overdue == [overdue]
     assert dashboard.ending_soon == [soon]
 
 
 def test_changelog_is_the_pilots_scope_newest_first():
-    actor = UserFactory()
-    pilot = PilotFactory()
-    other = PilotFactory()
+    actor = UserFactory.create()
+    pilot = PilotFactory.create()
+    other = PilotFactory.create()
     services.pilot_update(pilot=pilot, actor=actor, data={"team": "a"})
     services.pilot_update(pilot=pilot, actor=actor, data={"team": "b"})
     services.pilot_update(pilot=other, actor=actor, data={"team": "c"})
@@ -116,7 +120,7 @@ def test_raci_people_are_role_holders_and_assignees(make_user):
     pm = make_user("p", "program_manager")
     make_user("nobody")
     inactive = make_user("gone", "finance", is_active=False)
-    pilot = PilotFactory()
+    pilot = PilotFactory.create()
     go = pilot.raci_activities.create(name="Go", key="go_no_go")
     go.assignments.create(user=inactive, letter="A")
     matrix = selectors.raci_matrix(pilot=pilot)

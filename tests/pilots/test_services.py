@@ -3,6 +3,7 @@
 import datetime as dt
 import itertools
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -25,11 +26,11 @@ pytestmark = pytest.mark.django_db
 
 
 def make_pilot(actor, **overrides):
-    fields = {
+    fields: dict[str, Any] = {
         "name": "Wafer pilot",
         "model_name": "llama-3-70b",
-        "candidate_backend": BackendFactory(),
-        "baseline_backend": BackendFactory(),
+        "candidate_backend": BackendFactory.create(),
+        "baseline_backend": BackendFactory.create(),
         "team": "search",
         "cost_center": "CC-1",
         "target_start": dt.date(2026, 1, 5),
@@ -41,7 +42,7 @@ def make_pilot(actor, **overrides):
 
 @pytest.fixture
 def actor():
-    return UserFactory(username="alice", first_name="Alice", last_name="")
+    return UserFactory.create(username="alice", first_name="Alice", last_name="")
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_pilot_create_records_creation_with_actor(actor):
 
 
 def test_pilot_create_rejects_same_backends_and_writes_nothing(actor):
-    backend = BackendFactory()
+    backend = BackendFactory.create()
     with pytest.raises(ValidationError, match="must differ"):
         make_pilot(actor, candidate_backend=backend, baseline_backend=backend)
     assert not Pilot.objects.exists()
@@ -387,8 +388,8 @@ def test_exit_criteria_of_a_passed_phase_are_fixed(planned, actor):
 @pytest.fixture
 def people():
     return {
-        "bob": UserFactory(username="bob", first_name="Bob", last_name="Builder"),
-        "cleo": UserFactory(username="cleo", first_name="Cleo", last_name="Ops"),
+        "bob": UserFactory.create(username="bob", first_name="Bob", last_name="Builder"),
+        "cleo": UserFactory.create(username="cleo", first_name="Cleo", last_name="Ops"),
     }
 
 
