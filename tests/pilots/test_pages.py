@@ -367,3 +367,14 @@ def test_changelog_names_people_not_ids(as_user, pm, approver, pilot):
     assert ("user", None, "appr") in lines
     assert ("user", None, "Pat Manager") in lines
     assert "Pat Manager" in response.content.decode()
+
+
+def test_times_are_shown_in_the_display_time_zone(as_user, pm, pilot, settings):
+    settings.DISPLAY_TIME_ZONE = "Asia/Tokyo"
+    ChangeRecord.objects.filter(scope=pilot.scope).update(
+        at=dt.datetime(2026, 1, 1, 0, 0, tzinfo=dt.UTC)
+    )
+    body = as_user(pm).get(reverse("pilot-changelog", args=[pilot.pk])).content.decode()
+    assert "2026-01-01 09:00:00" in body
+    assert "When (Asia/Tokyo)" in body
+    assert "2026-01-01 00:00:00" not in body

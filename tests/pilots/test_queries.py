@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from pilots.models import Phase
-from tests.factories import BackendFactory, PhaseFactory, PilotFactory
+from tests.factories import BackendFactory, ExitCriterionFactory, PhaseFactory, PilotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,4 +65,48 @@ def test_home_query_count_is_constant(as_user, pm, count, django_assert_num_quer
     client = as_user(pm)
     with django_assert_num_queries(HOME_QUERIES):
         response = client.get(reverse("home"))
+    assert response.status_code == 200
+
+
+def pilot_with_phases(count: int):
+    pilot = PilotFactory.create()
+    for order in range(1, count + 1):
+        phase = PhaseFactory.create(
+            pilot=pilot,
+            order=order,
+            status=Phase.Status.PASSED if order == 1 else Phase.Status.PLANNED,
+        )
+        ExitCriterionFactory.create(phase=phase)
+    return pilot
+
+
+# The pilot detail page:
+#   1-3. session, user, user's groups
+#   4. the pilot with both backends and their vendors and its creator
+#   5. its phases
+#   6. their exit criteria (prefetch)
+#   7. its readiness answers
+#   8. the holder of the go/no-go A
+PILOT_DETAIL_QUERIES = 8
+
+
+@pytest.mark.parametrize("phases", [1, 8])
+def test_pilot_detail_query_count_is_constant(as_user, pm, phases, django_assert_num_queries):
+    pilot = pilot_with_phases(phases)
+    client = as_user(pm)
+    with django_assert_num_queries(PILOT_DETAIL_QUERIES):
+        response = client.get(reverse("pilot-detail", args=[pilot.pk]))
+    assert response.status_code == 200
+
+
+# The phases page: session, user, groups, pilot, phases, exit criteria.
+PILOT_PHASES_QUERIES = 6
+
+
+@pytest.mark.parametrize("phases", [1, 8])
+def test_pilot_phases_query_count_is_constant(as_user, pm, phases, django_assert_num_queries):
+    pilot = pilot_with_phases(phases)
+    client = as_user(pm)
+    with django_assert_num_queries(PILOT_PHASES_QUERIES):
+        response = client.get(reverse("pilot-phases", args=[pilot.pk]))
     assert response.status_code == 200
