@@ -378,3 +378,25 @@ def test_times_are_shown_in_the_display_time_zone(as_user, pm, pilot, settings):
     assert "2026-01-01 09:00:00" in body
     assert "When (Asia/Tokyo)" in body
     assert "2026-01-01 00:00:00" not in body
+
+
+def test_phase_create_page_puts_the_phase_last_or_explains_a_taken_position(as_user, pm, pilot):
+    client = as_user(pm)
+    data = {
+        "kind": "production_ramp",
+        "name": "Ramp APAC",
+        "order": "",
+        "planned_start": "2026-10-01",
+        "planned_end": "2026-10-20",
+        "traffic_percent": "10",
+    }
+    response = client.post(reverse("phase-create", args=[pilot.pk]), data)
+    assert response.status_code == 302
+    assert pilot.phases.get(name="Ramp APAC").order == 6
+
+    response = client.post(
+        reverse("phase-create", args=[pilot.pk]), {**data, "name": "Clash", "order": "2"}
+    )
+    assert response.status_code == 200
+    assert "Another phase of this pilot has this position." in response.content.decode()
+    assert not pilot.phases.filter(name="Clash").exists()
