@@ -46,3 +46,23 @@ def test_api_docs_load_assets_only_from_our_static(as_user, pilot_team, url_name
     foreign = [asset for asset in assets if not asset.startswith("/") or asset.startswith("//")]
     assert foreign == [], f"{url_name} loads assets from another host: {foreign}"
     assert ABSOLUTE_URL.findall(html) == [], f"{url_name} names another host"
+
+
+@pytest.mark.django_db
+def test_swagger_ui_validator_badge_is_off(as_user, pilot_team):
+    # Swagger UI's default validator badge is an image from validator.swagger.io
+    # that would carry our schema URL to another host.
+    html = as_user(pilot_team).get(reverse("api-swagger")).content.decode()
+
+    assert '"validatorUrl": null' in html
+
+
+@pytest.mark.django_db
+def test_redoc_page_forbids_other_hosts_by_content_security_policy(as_user, pilot_team):
+    # The ReDoc bundle itself links a logo on cdn.redoc.ly; the page's CSP
+    # keeps the browser from fetching it.
+    html = as_user(pilot_team).get(reverse("api-redoc")).content.decode()
+
+    assert 'http-equiv="Content-Security-Policy"' in html
+    assert "default-src 'self'" in html
+    assert "img-src 'self' data:" in html

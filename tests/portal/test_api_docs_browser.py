@@ -1,0 +1,86 @@
+"""Swagger UI and ReDoc in real Chromium: they render our schema and every
+request the browser makes stays on the portal's host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from portal.roles import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # made around browser steps are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1366, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_api_docs_render_the_schema_without_leaving_the_host(
+    live_server: Any, browser_page: Any, make_user: Any
+) -> None:
+    page = browser_page
+    make_user("sam", Role.PILOT_TEAM)
+    requested: list[str] = []
+    blocked_by_csp: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on(
+        "requestfailed",
+        lambda request: request.failure == "csp" and blocked_by_csp.append(request.url),
+    )
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", "pw-sam")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+    page.goto(f"{live_server.url}/api/v1/schema/swagger/")
+    page.wait_for_selector("text=/api/v1/pilots/")
+    swagger_requests = len(requested)
+    page.goto(f"{live_server.url}/api/v1/schema/redoc/")
+    page.locator("h2", has_text="List pilots").first.wait_for()
+    page.wait_for_load_state("networkidle")
+
+    # The ReDoc bundle's logo from cdn.redoc.ly is stopped by our page's CSP
+    # inside the browser: it never reaches the network.
+    sent = [
+        url
+        for url in requested
+        if url not in blocked_by_csp and not url.startswith(("data:", "blob:"))
+    ]
+    hosts = {urlparse(url).hostname for url in sent}
+    assert hosts == {"127.0.0.1"}, f"requests left the host: {sorted(hosts)}"
+    assert any(url.endswith("/api/v1/schema/") for url in requested[:swagger_requests])
+    assert any(url.endswith("redoc.standalone.js") for url in requested)
