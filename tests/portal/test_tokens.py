@@ -278,3 +278,31 @@ def test_user_menu_links_to_tokens_and_api_docs(as_user, pilot_team):
 
     assert reverse("account-tokens") in body
     assert reverse("api-swagger") in body
+
+
+@pytest.mark.django_db
+def test_user_menu_hides_api_links_from_users_without_a_role(as_user, outsider):
+    body = as_user(outsider).get(reverse("account-tokens")).content.decode()
+
+    assert reverse("account-tokens") not in body
+    assert reverse("api-swagger") not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 10])
+def test_token_list_query_count_does_not_grow_with_tokens(
+    as_user, pilot_team, count, django_assert_num_queries
+):
+    for number in range(count):
+        token_create(user=pilot_team, name=f"token {number}", days=30)
+    client = as_user(pilot_team)
+
+    # 1. the session
+    # 2. the user
+    # 3. the user's role groups (RoleRequiredMixin)
+    # 4. the user's tokens
+    with django_assert_num_queries(4):
+        response = client.get(reverse("account-tokens"))
+
+    assert response.status_code == 200
+    assert len(response.context["tokens"]) == count
