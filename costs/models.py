@@ -142,9 +142,16 @@ class Sample(models.Model):
 
     pk = models.CompositePrimaryKey("series", "ts")
     # The primary key (series, ts) already indexes series first; a second
-    # index on series alone would only slow bulk writes.
+    # index on series alone would only slow bulk writes. No database-level
+    # foreign key either: checking it costs as much as the COPY itself, and
+    # series ids come from the same transaction that writes the samples
+    # (costs.metrics.storage). Deleting a series still cascades, in Django.
     series = models.ForeignKey(
-        Series, on_delete=models.CASCADE, related_name="samples", db_index=False
+        Series,
+        on_delete=models.CASCADE,
+        related_name="samples",
+        db_index=False,
+        db_constraint=False,
     )
     ts = models.DateTimeField()
     value = models.FloatField()

@@ -44,6 +44,12 @@ class Resolved:
     transform: str
     counter_like: bool  # may not go down except on reset; never negative
     extra_labels: tuple[tuple[str, str], ...] = ()
+    # No transform and no scale: the value is stored as read.
+    plain: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        plain = self.transform == MetricMapping.Transform.NONE and self.scale == 1.0
+        object.__setattr__(self, "plain", plain)
 
 
 class Mapper:
@@ -124,7 +130,8 @@ class Ingestor:
     unmapped_count: int = 0
     rejects: list[dict[str, object]] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
-    _labels_cache: dict[tuple[tuple[str, str], ...], tuple[object, float | None] | str] = field(
+    # (id of a cached Resolved, raw label items) → series key or refusal reason
+    _keys: dict[tuple[int, tuple[tuple[str, str], ...]], SeriesKey | str] = field(
         default_factory=dict
     )
 
@@ -134,51 +141,77 @@ class Ingestor:
             self.rejects.append({"line": line, "reason": reason})
 
     def feed(self, items: Iterable[ParsedSample | Reject]) -> None:
+        """The hot loop: a few dict lookups and comparisons per sample;
+        everything per name or per label set is computed once and cached."""
         resolve = self.mapper.resolve
         max_ts = self.now_ts + FUTURE_TOLERANCE_SECONDS
-        add = self.writer.add
+        scrape_ts = self.scrape_ts
+        writer = self.writer
+        pending = writer.pending
+        batch_size = writer.batch_size
+        keys = self._keys
+        unmapped = self.unmapped
+        reject = self.reject
+        sentinels = catalog.DCGM_SENTINELS
+        inf = math.inf
+        read = 0
         for item in items:
-            self.read += 1
+            read += 1
             if isinstance(item, Reject):
-                self.reject(item.line, item.reason)
+                reject(item.line, item.reason)
                 continue
-            name = item.labels.get("__name__") or item.name
+            line, name, _family, _type, raw_labels, value, ts = item
+            if "__name__" in raw_labels:
+                name = raw_labels["__name__"] or name
             resolved = resolve(name)
             if resolved is None:
                 self.unmapped_count += 1
-                self.unmapped[name] = self.unmapped.get(name, 0) + 1
+                unmapped[name] = unmapped.get(name, 0) + 1
                 continue
-            value = item.value
-            problem = _value_problem(name, resolved, value)
-            if problem:
-                self.reject(item.line, problem)
+            if (
+                value != value
+                or value == inf
+                or value == -inf
+                or value in sentinels
+                or (value < 0 and resolved.counter_like)
+            ) and (problem := _value_problem(name, resolved, value)):
+                reject(line, problem)
                 continue
-            value = _transform(resolved, value)
-            ts = item.ts if item.ts is not None else self.scrape_ts
-            if ts > max_ts:
-                self.reject(item.line, f"timestamp {ts:.3f} is more than 1 h in the future")
+            if not resolved.plain:
+                value = _transform(resolved, value)
+            if ts is None:
+                ts = scrape_ts
+            elif ts > max_ts:
+                reject(line, f"timestamp {ts:.3f} is more than 1 h in the future")
                 continue
-            if ts < 0:
-                self.reject(item.line, f"timestamp {ts:.3f} is before 1970")
+            elif ts < 0:
+                reject(line, f"timestamp {ts:.3f} is before 1970")
                 continue
-            labels = self._labels(item.labels, resolved)
-            if isinstance(labels, str):
-                self.reject(item.line, labels)
+            cache_key = (id(resolved), tuple(raw_labels.items()))
+            key = keys.get(cache_key)
+            if key is None:
+                key = _series_key(raw_labels, resolved)
+                keys[cache_key] = key
+            if isinstance(key, str):
+                reject(line, key)
                 continue
-            label_items, le = labels
-            key: SeriesKey = (resolved.metric_id, resolved.component, le, label_items)  # type: ignore[assignment]
-            add(key, ts, value)
+            pending.append((key, ts, value))
+            if len(pending) >= batch_size:
+                writer.flush()
+                pending = writer.pending
+        self.read += read
 
-    def _labels(self, raw: dict[str, str], resolved: Resolved) -> tuple[object, float | None] | str:
-        cache_key = (tuple(raw.items()), resolved.component, resolved.scale, resolved.extra_labels)
-        cached = self._labels_cache.get(cache_key)  # type: ignore[arg-type]
-        if cached is None:
-            cached = _sanitise(raw, resolved)
-            self._labels_cache[cache_key] = cached  # type: ignore[index]
-        return cached
+
+def _series_key(raw: dict[str, str], resolved: Resolved) -> SeriesKey | str:
+    labels = _sanitise(raw, resolved)
+    if isinstance(labels, str):
+        return labels
+    label_items, le = labels
+    return (resolved.metric_id, resolved.component, le, label_items)
 
 
 def _value_problem(name: str, resolved: Resolved, value: float) -> str:
+    """Why a value is refused; a value that passes gets ""."""
     if math.isnan(value):
         return f"NaN is not allowed for {name} ({resolved.metric_name})"
     if math.isinf(value):
@@ -199,7 +232,9 @@ def _transform(resolved: Resolved, value: float) -> float:
     return value * resolved.scale if resolved.scale != 1.0 else value
 
 
-def _sanitise(raw: dict[str, str], resolved: Resolved) -> tuple[object, float | None] | str:
+def _sanitise(
+    raw: dict[str, str], resolved: Resolved
+) -> tuple[tuple[tuple[str, str], ...], float | None] | str:
     """Sorted label items without ``__name__``/``le`` and the bucket bound,
     or the reason the label set is refused."""
     le: float | None = None

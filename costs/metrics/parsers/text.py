@@ -131,17 +131,19 @@ def _chunks(
             continue
         if not openmetrics and not text.strip():
             continue
-        name = _sample_name(text)
-        if len(sample_lines) >= CHUNK_SAMPLE_LINES and _safe_cut(name, previous):
-            yield entries, sample_lines, False, continued
-            # A family that goes on into the next chunk keeps its metadata.
-            continues = family is not None and name.startswith(family)
-            entries = list(header) if continues else []
-            continued = family if continues else None
-            sample_lines = []
+        # Names are only looked at where a cut is due (keeps the hot loop lean).
+        if len(sample_lines) >= CHUNK_SAMPLE_LINES:
+            name = _sample_name(text)
+            if _safe_cut(name, _sample_name(previous)):
+                yield entries, sample_lines, False, continued
+                # A family that goes on into the next chunk keeps its metadata.
+                continues = family is not None and name.startswith(family)
+                entries = list(header) if continues else []
+                continued = family if continues else None
+                sample_lines = []
         entries.append((lineno, text))
         sample_lines.append(lineno)
-        previous = name
+        previous = text
     yield entries, sample_lines, True, continued
 
 
