@@ -287,3 +287,36 @@ def test_promtool_dump_with_name_in_braces_is_not_mistaken_for_json() -> None:
     path = DATA / "prometheus-text/prometheus-testdata/promtool_dump-test-1.prom"
     with path.open("rb") as f:
         assert detect.detect_format(f) == "prometheus_text"
+
+
+def test_ten_megabyte_line_is_skipped_in_bounded_memory() -> None:
+    import tracemalloc
+
+    from costs.metrics.parsers import iter_lines
+
+    content = io.BytesIO(b"a 1\n" + b"x" * (10 * 1024 * 1024) + b"\nb 2\n")
+    tracemalloc.start()
+    try:
+        lines = [(n, t is None) for n, t, _ in iter_lines(content)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert lines == [(1, False), (2, True), (3, False)]
+    assert peak < 4 * MAX_LINE_BYTES
+
+
+def test_classic_text_chunks_keep_the_family_type_and_localise_bad_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(text_parsers, "CHUNK_SAMPLE_LINES", 3)
+    lines = ["# TYPE h histogram"]
+    for g in range(3):
+        lines += [f'h_bucket{{g="{g}",le="1.0"}} 1', f'h_bucket{{g="{g}",le="+Inf"}} 2']
+        lines += [f'h_count{{g="{g}"}} 2', f'h_sum{{g="{g}"}} 1.5']
+    lines[6] = 'h_bucket{g="1",le="+Inf" 2'  # broken, in the second chunk
+    items = parse("prometheus_text", ("\n".join(lines) + "\n").encode())
+    assert [r.line for r in rejects(items)] == [7]
+    good = samples(items)
+    assert len(good) == 11
+    assert {s.family_type for s in good} == {"histogram"}
+    assert [s.line for s in good] == [n for n in range(2, 14) if n != 7]
