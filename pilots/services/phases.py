@@ -192,6 +192,8 @@ def phase_update(*, phase: Phase, actor: Any, data: Mapping[str, Any]) -> Phase:
     unknown = set(data) - PHASE_EDITABLE_FIELDS
     if unknown:
         raise DomainError(f"These phase fields cannot be edited: {', '.join(sorted(unknown))}.")
+    # Re-read under a lock: the caller's copy may predate a start.
+    phase = Phase.objects.select_for_update().select_related("pilot").get(pk=phase.pk)
     if phase.status != Phase.Status.PLANNED:
         raise DomainError(
             f"Only a planned phase can be edited; {phase.label} is "
@@ -247,9 +249,7 @@ def _check_transition(action: str, phase: Phase, pilot: Pilot, phases: list[Phas
                 )
 
 
-def _finish_pilot_if_done(
-    *, pilot: Pilot, phases: list[Phase], actor: Any, at: dt.datetime
-) -> None:
+def _finish_pilot_if_done(*, pilot: Pilot, phases: list[Phase], actor: Any) -> None:
     """A pilot whose phases are all passed or skipped is completed (only if it
     ran at all: skipping every phase of a draft leaves it a draft)."""
     if pilot.status != Pilot.Status.ACTIVE:
@@ -297,7 +297,7 @@ def phase_pass(
     _check_transition("pass", phase, pilot, phases)
     at = at or timezone.now()
     _apply(phase, pilot, actor, message or "passed", status=_S.PASSED, actual_end=at)
-    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor, at=at)
+    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor)
     return phase
 
 
@@ -323,7 +323,7 @@ def phase_skip(*, phase: Phase, actor: Any, message: str = "") -> Phase:
     phase, pilot, phases = _lock(phase)
     _check_transition("skip", phase, pilot, phases)
     _apply(phase, pilot, actor, message or "skipped", status=_S.SKIPPED)
-    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor, at=timezone.now())
+    _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor)
     return phase
 
 

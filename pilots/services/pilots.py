@@ -95,6 +95,8 @@ def pilot_update(*, pilot: Pilot, actor: Any, data: Mapping[str, Any]) -> Pilot:
         raise DomainError(
             f"These pilot fields cannot be edited here: {', '.join(sorted(unknown))}."
         )
+    # Re-read under a lock: the caller's copy may predate a phase transition.
+    pilot = Pilot.objects.select_for_update().get(pk=pilot.pk)
     if pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}:
         raise DomainError(
             f"{pilot.name} is {pilot.get_status_display().lower()}; it can no longer be edited."

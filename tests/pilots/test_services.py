@@ -497,3 +497,20 @@ def test_activity_add_appends_custom_activity(actor):
     assert activity.order == 6
     with pytest.raises(ValidationError, match="already has an activity with this name"):
         services.activity_add(pilot=pilot, actor=actor, name="Capacity planning")
+
+
+def test_phase_update_rereads_a_stale_copy(planned, actor):
+    lab = phases_of(planned)[0]
+    stale = Phase.objects.get(pk=lab.pk)
+    services.phase_start(phase=lab, actor=actor)
+    with pytest.raises(DomainError, match="Lab validation is active"):
+        services.phase_update(phase=stale, actor=actor, data={"name": "Renamed"})
+
+
+def test_pilot_update_rereads_a_stale_copy(planned, actor):
+    stale = Pilot.objects.get(pk=planned.pk)
+    lab = phases_of(planned)[0]
+    services.phase_start(phase=lab, actor=actor)
+    services.phase_fail(phase=lab, actor=actor)
+    with pytest.raises(DomainError, match="is stopped; it can no longer be edited"):
+        services.pilot_update(pilot=stale, actor=actor, data={"team": "late"})
