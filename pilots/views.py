@@ -194,8 +194,8 @@ class PilotEditView(PilotEditorPage):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         pilot = self.get_pilot()
-        # The form writes its values into the instance it validates; the
-        # service needs an untouched copy to record old -> new.
+        # The form writes its values into the instance it validates: give it a
+        # copy, so a page re-shown with errors still heads with the saved pilot.
         form = PilotForm(request.POST, instance=Pilot.objects.get(pk=pilot.pk))
         if form.is_valid():
             try:
