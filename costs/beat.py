@@ -33,7 +33,11 @@ def metric_source_sync_schedule(*, source: MetricSource) -> PeriodicTask:
     """
     if source.pk is None:
         raise ValueError("Save the metric source before scheduling it.")
-    interval, _ = IntervalSchedule.objects.get_or_create(
+    # Not get_or_create: django-celery-beat does not make schedules unique,
+    # and an admin may have added the same interval twice.
+    interval = IntervalSchedule.objects.filter(
+        every=source.interval_seconds, period=IntervalSchedule.SECONDS
+    ).first() or IntervalSchedule.objects.create(
         every=source.interval_seconds, period=IntervalSchedule.SECONDS
     )
     task = (

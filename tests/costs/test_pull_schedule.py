@@ -100,3 +100,13 @@ def test_deleting_a_source_in_the_admin_removes_its_schedule(client, admin_user,
     assert response.status_code == 302
     assert not MetricSource.objects.exists()
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
+
+
+def test_sync_reuses_an_existing_interval_even_when_duplicated(source):
+    for _ in range(2):
+        IntervalSchedule.objects.create(every=300, period=IntervalSchedule.SECONDS)
+
+    task = metric_source_sync_schedule(source=source)
+
+    assert IntervalSchedule.objects.filter(every=300).count() == 2
+    assert task.interval.every == 300
