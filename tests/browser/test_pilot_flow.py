@@ -125,6 +125,6 @@ def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
     page.wait_for_selector("#timeline .main-svg")
     assert page.locator("#timeline .main-svg").count() >= 1
 
-    hosts = {urlparse(url).hostname for url in requested if not url.startswith("data:")}
+    hosts = {urlparse(url).hostname or "" for url in requested if not url.startswith("data:")}
     assert hosts == {"127.0.0.1"}, f"requests left the host: {sorted(hosts)}"
     assert any(url.endswith("plotly.min.js") for url in requested)

@@ -20,6 +20,6 @@ def test_task_round_trip_through_real_worker(celery_worker_process):
     # because the test process runs eagerly with no result backend.
     backend = RedisBackend(app=app, url=RESULT_BACKEND)
     sent = ping.apply_async(("round-trip",), queue=celery_worker_process)
-    result = AsyncResult(sent.id, app=app, backend=backend)
+    result: AsyncResult[str] = AsyncResult(sent.id, app=app, backend=backend)
     assert result.get(timeout=60) == "round-trip"
     assert result.successful()
