@@ -253,6 +253,7 @@ def import_job_run(*, job_id: int) -> ImportSummary | None:
     job = ImportJob.objects.get(pk=job_id)
     path = Path(settings.MEDIA_ROOT) / job.file_path
     progress: _Progress | None = None
+    detected = ""
     try:
         with path.open("rb") as f:
             progress = _Progress(job, f)
@@ -260,15 +261,16 @@ def import_job_run(*, job_id: int) -> ImportSummary | None:
             fmt = job.format
             if fmt == ImportJob.Format.AUTO:
                 fmt = detect.detect_format(f)
+            detected = fmt
             parser = get_parser(fmt)
             with transaction.atomic():
                 summary = _ingest(job, f, fmt, parser, progress)
     except (ParseFailure, ValidationError, OSError) as exc:
-        _fail(job_id, str(exc))
+        _fail(job_id, str(exc), detected)
         return None
     except Exception as exc:
         logger.exception("Import job %s failed", job_id)
-        _fail(job_id, f"internal error: {type(exc).__name__}: {str(exc)[:300]}")
+        _fail(job_id, f"internal error: {type(exc).__name__}: {str(exc)[:300]}", detected)
         raise
     finally:
         if progress is not None:
@@ -277,10 +279,11 @@ def import_job_run(*, job_id: int) -> ImportSummary | None:
     return summary
 
 
-def _fail(job_id: int, error: str) -> None:
+def _fail(job_id: int, error: str, detected_format: str = "") -> None:
     # Written after the rollback, outside the job's transaction.
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED,
+        detected_format=detected_format,
         error=error[:2000],
         finished_at=timezone.now(),
         samples_stored=0,

@@ -346,3 +346,22 @@ def test_requeue_stale_jobs_enqueues_lost_ones(
     ImportJob.objects.filter(pk=job.pk).update(created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     assert services.import_jobs_requeue_stale() == [job.pk]
     assert enqueued == [job.pk]
+
+
+def test_truncated_scrape_rejects_the_cut_line_and_keeps_the_rest(run_import: Run) -> None:
+    content = (DATA / "dcgm-exporter/kops_L4_dcgm_exporter_scrape.txt").read_bytes()
+    lines = content.splitlines(keepends=True)
+    power = next(i for i, line in enumerate(lines) if line.startswith(b"DCGM_FI_DEV_POWER_USAGE{"))
+    last = next(i for i in range(power + 1, len(lines)) if not lines[i].startswith(b"#"))
+    cut = b"".join(lines[:last]) + lines[last][:40]  # the file ends mid-line, in the labels
+    job = run_import(cut)
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert [r["line"] for r in job.rejects] == [last + 1]
+    assert Sample.objects.filter(series__metric__name="power_watts").exists()
+
+
+def test_failed_job_still_says_which_format_it_detected(run_import: Run) -> None:
+    job = run_import(b'{"status":"error","errorType":"timeout","error":"query timed out"}')
+    assert job.status == ImportJob.Status.FAILED
+    assert job.detected_format == "query_range_json"
+    assert "query timed out" in job.error
