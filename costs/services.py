@@ -192,11 +192,16 @@ class _Progress:
         self.f = f
         self.last = 0.0
         self.side: Any = None
-        if connection.vendor == "postgresql":
+        # Inside a caller's transaction the claim's row lock is held until
+        # that transaction ends: a second connection would wait on it.
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
             try:
                 self.side = connections.create_connection("default")
+                with self.side.cursor() as cursor:
+                    # Never let progress reporting wait on a lock.
+                    cursor.execute("SET lock_timeout = '200ms'")
             except DatabaseError:  # pragma: no cover - progress is best effort
-                self.side = None
+                self.close()
 
     def __call__(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -215,6 +220,7 @@ class _Progress:
                     )
             except DatabaseError:  # pragma: no cover - progress is best effort
                 logger.warning("Could not publish progress of import %s", self.job_id)
+                self.close()
 
     def close(self) -> None:
         if self.side is not None:
