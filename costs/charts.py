@@ -31,9 +31,11 @@ __all__ = [
 # One row per time bucket: {"t": aware datetime, "<field>": float | None, ...}.
 Rows = Sequence[Mapping[str, Any]]
 
-CANDIDATE_COLOR = "#2d6aa3"
-BASELINE_COLOR = "#b26a00"
 QUANTILE_COLORS = ("#2e7d32", "#2d6aa3", "#b26a00", "#c62828")
+# Small markers: an hour with data between two empty ones is a point, which
+# a line alone would not show.
+_MODE = "lines+markers"
+_MARKER = {"size": 4}
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ def backend_figures(rows: Rows, *, title: str, prefix: str = "chart") -> list[di
                     x=xs,
                     y=ys,
                     name=label,
-                    mode="lines",
+                    mode=_MODE,
+                    marker=_MARKER,
                     line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
                     connectgaps=False,
                 )
@@ -167,13 +170,18 @@ def comparison_figures(
         ):
             for position, (field, label) in enumerate(spec.traces):
                 xs, ys = _columns(rows, field)
+                # One legend entry per quantile/series, toggling both sides;
+                # the subplot titles say which backend is which.
                 fig.add_trace(
                     go.Scatter(
                         x=xs,
                         y=ys,
-                        name=f"{label} — {name}",
+                        name=label,
                         legendgroup=label,
-                        mode="lines",
+                        showlegend=column == 1,
+                        hovertemplate=f"{name}: %{{y:.4g}}<extra>{label}</extra>",
+                        mode=_MODE,
+                        marker=_MARKER,
                         line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
                         connectgaps=False,
                     ),

@@ -99,11 +99,14 @@ def test_comparison_puts_candidate_and_baseline_side_by_side_on_shared_axes():
     )
 
     latency = figures["latency"]
-    p99 = [trace for trace in latency["data"] if trace["name"].startswith("p99 ")]
-    assert [trace["name"] for trace in p99] == ["p99 — Wafer (candidate)", "p99 — GPU (baseline)"]
-    assert p99[0]["y"] == [2.0, 2.0, 2.0]
-    assert p99[1]["y"] == [1.0, 1.0, 1.0]
-    assert p99[0]["xaxis"] == "x" and p99[1]["xaxis"] == "x2"
+    p99 = [trace for trace in latency["data"] if trace["name"] == "p99"]
+    assert [trace["xaxis"] for trace in p99] == ["x", "x2"]
+    assert p99[0]["y"] == [2.0, 2.0, 2.0]  # candidate, left
+    assert p99[1]["y"] == [1.0, 1.0, 1.0]  # baseline, right
+    assert "Wafer (candidate)" in p99[0]["hovertemplate"]
+    # One legend entry per quantile, toggling both sides together.
+    assert [t.get("showlegend", True) for t in p99] == [True, False]
+    assert p99[0]["legendgroup"] == p99[1]["legendgroup"]
     # Shared y: the baseline's axis follows the candidate's.
     assert latency["layout"]["yaxis2"]["matches"] == "y"
     titles = [a["text"] for a in latency["layout"]["annotations"]]

@@ -180,9 +180,10 @@ def test_pilot_panel_compares_candidate_and_baseline(
     assert "Wafer B (candidate)" in body
     assert "GPU A (baseline)" in body
     latency = _figures(body)["compare-latency"]
-    names = [trace["name"] for trace in latency["data"]]
-    assert "p99 — Wafer B (candidate)" in names
-    assert "p99 — GPU A (baseline)" in names
+    p99 = [trace for trace in latency["data"] if trace["name"] == "p99"]
+    assert [trace["xaxis"] for trace in p99] == ["x", "x2"]
+    titles = [annotation["text"] for annotation in latency["layout"]["annotations"]]
+    assert titles == ["Wafer B (candidate)", "GPU A (baseline)"]
     assert latency["layout"]["yaxis2"]["matches"] == "y"
     # The summary table: power mean 150-ish vs 300-ish, ratio about 0.5.
     row = re.search(r"Power mean.*?</tr>", body, re.S)
