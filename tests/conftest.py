@@ -67,6 +67,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    # PBKDF2 is slow by design; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings: Any) -> None:
     """Tasks run in-process during tests unless a test starts a real worker."""
     from portal.celery import app

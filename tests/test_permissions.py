@@ -266,12 +266,6 @@ def _redirects_to_login(response: Any) -> bool:
 # The tests -----------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    # Hundreds of personas: PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_the_walk_finds_the_project_urls() -> None:
     # A broken walk (wrong attribute, swallowed include) would make every
     # other test here vacuous.
