@@ -65,6 +65,12 @@ def _labels(text: str) -> dict[str, str]:
 
 
 def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
+    # Many rows share a timestamp (one per series per step) and a label
+    # text (one per series): both are parsed once and reused. The label
+    # dict is shared between samples; nothing downstream mutates it.
+    label_cache: dict[str, dict[str, str] | str] = {}
+    last_ts_text: str | None = None
+    last_ts: float | None = None
     first = True
     for lineno, text, reason in iter_lines(f):
         if text is None:
@@ -72,39 +78,53 @@ def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
             continue
         if not text.strip():
             continue
-        try:
-            row = next(csv.reader([text]))
-        except csv.Error as exc:
-            yield Reject(lineno, f"invalid CSV: {exc}")
-            continue
+        if '"' in text:
+            try:
+                row = next(csv.reader([text]))
+            except (csv.Error, StopIteration) as exc:
+                yield Reject(lineno, f"invalid CSV: {exc}")
+                continue
+        else:
+            row = text.rstrip("\r\n").split(",")
         if first:
             first = False
             if [c.strip().lower() for c in row[:4]] == list(HEADER[: len(row[:4])]):
                 continue
         if len(row) not in (3, 4):
             yield Reject(
-                lineno, f"expected 3 or 4 columns (timestamp,metric,value,labels), got {len(row)}"
+                lineno,
+                f"expected 3 or 4 columns (timestamp,metric,value,labels), got {len(row)}",
             )
             continue
-        ts_text, name, value_text = row[0], row[1].strip(), row[2]
+        ts_text = row[0]
+        if ts_text != last_ts_text:
+            try:
+                last_ts = parse_timestamp(ts_text)
+            except (ValueError, OverflowError):
+                yield Reject(
+                    lineno, f"timestamp {ts_text[:40]!r} is neither ISO-8601 nor epoch seconds"
+                )
+                continue
+            last_ts_text = ts_text
+        name = row[1].strip()
         try:
-            ts = parse_timestamp(ts_text)
-        except (ValueError, OverflowError):
-            yield Reject(
-                lineno, f"timestamp {ts_text[:40]!r} is neither ISO-8601 nor epoch seconds"
-            )
-            continue
-        try:
-            value = float(value_text)
+            value = float(row[2])
         except ValueError:
-            yield Reject(lineno, f"value {value_text[:40]!r} is not a number")
+            yield Reject(lineno, f"value {row[2][:40]!r} is not a number")
             continue
-        try:
-            labels = _labels(row[3]) if len(row) == 4 else {}
-        except ValueError as exc:
-            yield Reject(lineno, str(exc))
+        label_text = row[3] if len(row) == 4 else ""
+        labels = label_cache.get(label_text)
+        if labels is None:
+            try:
+                labels = _labels(label_text)
+            except ValueError as exc:
+                labels = str(exc)
+            if len(label_cache) < 100_000:  # bounded, whatever the file
+                label_cache[label_text] = labels
+        if isinstance(labels, str):
+            yield Reject(lineno, labels)
             continue
         if not name:
             yield Reject(lineno, "metric name is empty")
             continue
-        yield ParsedSample(lineno, name, name, "unknown", labels, value, ts)
+        yield ParsedSample(lineno, name, name, "unknown", labels, value, last_ts)
