@@ -41,7 +41,7 @@ def test_vllm_scrape_maps_histograms_and_counters(run_import: Run) -> None:
     )
     assert job.unmapped["vllm:num_requests_running"] == 1
     e2e = Series.objects.filter(metric__name="request_latency_seconds", component="bucket")
-    assert sorted(e2e.values_list("le", flat=True))[-1] == float("inf")
+    assert max(le or 0.0 for le in e2e.values_list("le", flat=True)) == float("inf")
     tokens = Sample.objects.get(series__metric__name="generation_tokens_total")
     assert tokens.value == 7.0
     # no timestamps in a scrape: the scrape time applies
@@ -224,9 +224,9 @@ def test_task_takes_an_id_and_runs_the_service(
         file=io.BytesIO(csv_rows((T0, "power_watts", 1, "")).encode()),
         enqueue=False,
     )
-    result = run_import_job.apply(args=[job.pk]).get()
-    assert result["samples_stored"] == 1
-    assert run_import_job.apply(args=[job.pk]).get() is None
+    result = run_import_job.apply(args=(job.pk,)).get()
+    assert result is not None and result["samples_stored"] == 1
+    assert run_import_job.apply(args=(job.pk,)).get() is None
 
 
 def test_create_enqueues_after_commit_and_records_the_change(
@@ -314,7 +314,9 @@ def test_histogram_from_csv_keeps_buckets_and_scales_ms_mappings(run_import: Run
     )
     assert job.samples_stored == 4
     assert job.rejects == [{"line": 5, "reason": "histogram bucket without an le label"}]
-    les = sorted(Series.objects.filter(component="bucket").values_list("le", flat=True))
+    les = sorted(
+        le or 0.0 for le in Series.objects.filter(component="bucket").values_list("le", flat=True)
+    )
     assert les == [0.1, float("inf")]
     assert Sample.objects.get(series__component="sum").value == pytest.approx(0.9)
 
