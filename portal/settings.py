@@ -137,6 +137,18 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
+# Import progress lives in the cache so every web process can read it while
+# the job's transaction is still open. Use Redis when there is more than one
+# process (production); local memory serves the embedded single process.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Uploads: metric files are streamed to disk, never held in memory.
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -226,6 +238,15 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Static entries; beat's database scheduler copies them into its tables,
+# where admins see them beside the metric-source pulls.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-import-jobs": {
+        # A job whose task message was lost (broker restart) is queued again.
+        "task": "costs.requeue_stale_import_jobs",
+        "schedule": 300.0,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
