@@ -377,4 +377,4 @@ class ReadinessAnswer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.pilot}: {self.question} = {self.answer}"
+        return f"{self.pilot}: {self.get_question_display()} {self.get_answer_display()}"

@@ -4,14 +4,12 @@ show its errors inline."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +19,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from pilots import selectors, services
+from pilots.changelog import change_rows
 from pilots.charts import pilot_timeline
 from pilots.filters import PilotFilter
 from pilots.forms import (
@@ -33,7 +32,6 @@ from pilots.forms import (
     apply_service_error,
 )
 from pilots.models import Backend, ExitCriterion, Phase, Pilot
-from portal.models import ChangeRecord
 from portal.roles import Role, RoleRequiredMixin, has_role
 
 EDITOR_ROLES = (Role.PROGRAM_MANAGER, Role.ADMIN)
@@ -525,51 +523,5 @@ class PilotChangelogView(PilotPage):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         records = selectors.pilot_changelog(pilot=self.get_pilot())
         page = Paginator(records, 50).get_page(self.request.GET.get("page"))
-        records_on_page = list(page)
-        people = _people_in(records_on_page)
-        rows = [(record, _change_lines(record, people)) for record in records_on_page]
+        rows = change_rows(list(page), tz=ZoneInfo(settings.DISPLAY_TIME_ZONE))
         return super().get_context_data(page=page, rows=rows, **kwargs)
-
-
-def _change_lines(record: ChangeRecord, people: dict[int, str]) -> list[tuple[str, Any, Any]]:
-    """``(field label, old, new)`` per changed field; old is None on create
-    and new is None on delete. User ids are shown as names (``people``)."""
-    model = record.content_type.model_class()
-    lines: list[tuple[str, Any, Any]] = []
-    for name, value in record.changes.items():
-        label = name.replace("_", " ")
-        is_person = False
-        if model is not None:
-            with contextlib.suppress(FieldDoesNotExist):
-                field = model._meta.get_field(name)
-                label = str(getattr(field, "verbose_name", label))
-                is_person = field.is_relation and field.related_model is get_user_model()
-        if record.action == ChangeRecord.Action.UPDATE:
-            old, new = value if isinstance(value, list) and len(value) == 2 else (None, value)
-        elif record.action == ChangeRecord.Action.CREATE:
-            old, new = None, value
-        else:
-            old, new = value, None
-        if is_person:
-            old = people.get(old, old) if isinstance(old, int) else old
-            new = people.get(new, new) if isinstance(new, int) else new
-        # An emptied text field should read as such, not as nothing.
-        old, new = ("(empty)" if v == "" else v for v in (old, new))
-        lines.append((label, old, new))
-    return lines
-
-
-def _people_in(records: list[ChangeRecord]) -> dict[int, str]:
-    """Names of the users the records mention by id (one query per page)."""
-    ids: set[int] = set()
-    for record in records:
-        for value in record.changes.values():
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, int) and not isinstance(item, bool):
-                    ids.add(item)
-    if not ids:
-        return {}
-    return {
-        user.pk: user.get_full_name() or user.get_username()
-        for user in get_user_model().objects.filter(pk__in=ids)
-    }
