@@ -212,10 +212,23 @@ class RaciActivityAdmin(AuditedAdmin):
 
 @admin.register(RaciAssignment)
 class RaciAssignmentAdmin(AuditedAdmin):
+    """Read-only: a single row edited here could leave an activity without
+    its A or its last R. The pilot's RACI page checks the whole activity
+    through the service, and admins may use it."""
+
     list_display = ["activity", "pilot_name", "letter", "user"]
     list_filter = ["letter"]
     search_fields = ["activity__name", "activity__pilot__name", "user__username"]
     list_select_related = ["activity__pilot", "user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     @admin.display(description="pilot", ordering="activity__pilot__name")
     def pilot_name(self, obj: RaciAssignment) -> str:

@@ -5,7 +5,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from pilots.models import Backend, Pilot
+from pilots import services
+from pilots.models import Backend, Pilot, RaciAssignment
 from portal.models import ApiToken, ChangeRecord
 from tests.factories import BackendFactory, PhaseFactory, VendorFactory
 
@@ -98,3 +99,22 @@ def test_change_records_and_tokens_are_read_only(as_user, admin_user):
     assert client.get(reverse("admin:portal_changerecord_add")).status_code == 403
     assert client.get(reverse("admin:portal_apitoken_add")).status_code == 403
     assert client.get(reverse("admin:portal_changerecord_changelist")).status_code == 200
+
+
+def test_raci_assignments_are_read_only_in_the_admin(as_user, admin_user, approver):
+    # One row at a time could drop an activity's A or last R; the RACI page
+    # checks the whole activity through the service.
+    pilot = PhaseFactory.create().pilot
+    activity = pilot.raci_activities.create(name="Ops", order=9)
+    services.raci_set_matrix(
+        pilot=pilot, actor=admin_user, matrix={activity.pk: {approver.pk: "A", admin_user.pk: "R"}}
+    )
+    assignment = RaciAssignment.objects.get(activity=activity, letter="A")
+    client = as_user(admin_user)
+    assert client.get(reverse("admin:pilots_raciassignment_add")).status_code == 403
+    delete = reverse("admin:pilots_raciassignment_delete", args=[assignment.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert RaciAssignment.objects.filter(pk=assignment.pk).exists()
+    view = client.get(reverse("admin:pilots_raciassignment_change", args=[assignment.pk]))
+    assert view.status_code == 200
+    assert b'name="letter"' not in view.content
