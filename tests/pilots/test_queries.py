@@ -66,6 +66,8 @@ def test_home_query_count_is_constant(as_user, pm, count, django_assert_num_quer
     with django_assert_num_queries(HOME_QUERIES):
         response = client.get(reverse("home"))
     assert response.status_code == 200
+    groups = response.context["dashboard"].groups
+    assert [(g.kind, len(g.pilots)) for g in groups] == [("shadow", count)]
 
 
 def pilot_with_phases(count: int):
@@ -97,6 +99,8 @@ def test_pilot_detail_query_count_is_constant(as_user, pm, phases, django_assert
     with django_assert_num_queries(PILOT_DETAIL_QUERIES):
         response = client.get(reverse("pilot-detail", args=[pilot.pk]))
     assert response.status_code == 200
+    assert len(response.context["phases"]) == phases
+    assert response.context["timeline"] is not None
 
 
 # The phases page: session, user, groups, pilot, phases, exit criteria.
@@ -110,3 +114,5 @@ def test_pilot_phases_query_count_is_constant(as_user, pm, phases, django_assert
     with django_assert_num_queries(PILOT_PHASES_QUERIES):
         response = client.get(reverse("pilot-phases", args=[pilot.pk]))
     assert response.status_code == 200
+    assert response.content.decode().count("<h3>Exit criteria</h3>") == phases
+    assert len(response.context["phases"]) == phases
