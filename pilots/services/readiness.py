@@ -58,12 +58,17 @@ class Recommendation:
         return self.yes >= YES_NEEDED
 
     @property
-    def summary(self) -> str:
-        verdict = "Pilot" if self.recommend_pilot else "Not yet"
+    def counts(self) -> str:
+        """The tally without the verdict, for pages that show it as a badge."""
         return (
-            f"{verdict}: {self.yes} of {self.total} answered yes, {self.no} no, "
+            f"{self.yes} of {self.total} answered yes, {self.no} no, "
             f"{self.unknown} unknown (pilot when at least {YES_NEEDED} are yes)."
         )
+
+    @property
+    def summary(self) -> str:
+        verdict = "Pilot" if self.recommend_pilot else "Not yet"
+        return f"{verdict}: {self.counts}"
 
 
 def readiness_recommendation(answers: Iterable[ReadinessAnswer]) -> Recommendation:

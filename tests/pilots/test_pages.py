@@ -314,7 +314,10 @@ def test_readiness_form_saves_answers_and_recommends(as_user, pm, pilot):
     assert response.status_code == 302
     assert pilot.readiness_answers.filter(answer="yes").count() == 3
     body = as_user(pm).get(reverse("pilot-readiness", args=[pilot.pk])).content.decode()
-    assert "Pilot: 3 of 5 answered yes, 0 no, 2 unknown" in body
+    assert '<span class="badge ok">pilot</span>' in body
+    assert "3 of 5 answered yes, 0 no, 2 unknown" in body
+    overview = as_user(pm).get(reverse("pilot-detail", args=[pilot.pk])).content.decode()
+    assert '<span class="badge ok">pilot</span> 3 of 5 answered yes, 0 no, 2 unknown' in overview
 
 
 def test_pilot_list_filters_and_search(as_user, finance):
