@@ -429,7 +429,11 @@ class PilotRaciView(PilotPage):
             for activity, cells in form.rows()
         ]
         context = self.get_context_data(
-            form=form, grid=grid, activity_form=activity_form or ActivityForm(), **extra
+            form=form,
+            grid=grid,
+            row_errors=row_errors,
+            activity_form=activity_form or ActivityForm(),
+            **extra,
         )
         if getattr(self.request, "htmx", False):
             return self.response_class(

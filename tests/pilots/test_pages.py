@@ -280,6 +280,7 @@ def test_raci_grid_refuses_second_accountable_inline(as_user, pm, approver, pilo
     assert response.status_code == 200
     body = response.content.decode()
     assert "Go/no-go decision already has an Accountable: appr" in body
+    assert "Nothing was saved: fix the rows marked below." in body
     assert RaciAssignment.objects.filter(letter="A").count() == 1
 
 
