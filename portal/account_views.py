@@ -69,7 +69,7 @@ class TokenCreateView(RoleRequiredMixin, View):
                     {
                         "token": token,
                         "key": key,
-                        "api_root": request.build_absolute_uri(reverse("pilot-list")),
+                        "api_root": request.build_absolute_uri(reverse("api-pilot-list")),
                         "nav": "account-tokens",
                     },
                 )

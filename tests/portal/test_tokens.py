@@ -179,6 +179,10 @@ def test_token_page_shows_key_once(as_user, pilot_team):
     assert key in created.content.decode()
     assert "shown only this once" in created.content.decode()
     assert "no-store" in created["Cache-Control"]
+    # The example call goes to the API, not to the HTML pilot list.
+    assert f'curl -H "Authorization: Bearer {key}" http://testserver/api/v1/pilots/' in (
+        created.content.decode()
+    )
     listing = client.get(reverse("account-tokens"))
     assert listing.status_code == 200
     assert key not in listing.content.decode()
