@@ -1,7 +1,5 @@
 """The change log on the pilot page: who, when, old and new, in words."""
 
-import datetime as dt
-
 import pytest
 from django.urls import reverse
 
@@ -14,18 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pilot(pm):
-    return services.pilot_create(
-        actor=pm,
-        name="Wafer chat pilot",
-        model_name="llama-3-70b",
-        candidate_backend=BackendFactory.create(name="WSE-3 rack", slug="wse-3"),
-        baseline_backend=BackendFactory.create(name="H100 pool", slug="h100"),
-        team="chat",
-        cost_center="CC-7",
-        target_start=dt.date(2026, 1, 5),
-        target_end=dt.date(2026, 9, 30),
-    )
+def pilot(draft_pilot):
+    return draft_pilot
 
 
 def lines_of(response):

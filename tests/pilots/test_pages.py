@@ -14,20 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pilot(pm):
-    pilot = services.pilot_create(
-        actor=pm,
-        name="Wafer chat pilot",
-        model_name="llama-3-70b",
-        candidate_backend=BackendFactory.create(name="WSE-3 rack", slug="wse-3"),
-        baseline_backend=BackendFactory.create(name="H100 pool", slug="h100"),
-        team="chat",
-        cost_center="CC-7",
-        target_start=dt.date(2026, 1, 5),
-        target_end=dt.date(2026, 9, 30),
-    )
-    services.phase_plan_defaults(pilot=pilot, actor=pm)
-    return pilot
+def pilot(pm, draft_pilot):
+    services.phase_plan_defaults(pilot=draft_pilot, actor=pm)
+    return draft_pilot
 
 
 def read_urls(pilot):
