@@ -4,6 +4,8 @@ so they get their RACI activities and readiness checklist."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
@@ -41,36 +43,47 @@ def _scope_of(obj: models.Model) -> str:
     return pilot.scope if pilot is not None and pilot.pk else ""
 
 
+def _save_recorded(request: HttpRequest, obj: models.Model, save: Callable[[], None]) -> None:
+    """Run ``save`` and record what it changed, in one transaction."""
+    with transaction.atomic():
+        adding = obj._state.adding
+        before = None if adding else snapshot(type(obj)._default_manager.get(pk=obj.pk))
+        save()
+        record_change(
+            actor=request.user,
+            instance=obj,
+            action=ChangeRecord.Action.CREATE if adding else ChangeRecord.Action.UPDATE,
+            before=before,
+            after=snapshot(obj),
+            scope=_scope_of(obj),
+            message="admin",
+        )
+
+
+def _delete_recorded(request: HttpRequest, obj: models.Model, delete: Callable[[], Any]) -> None:
+    """Record ``obj`` as deleted and run ``delete``, in one transaction."""
+    with transaction.atomic():
+        record_change(
+            actor=request.user,
+            instance=obj,
+            action=ChangeRecord.Action.DELETE,
+            before=snapshot(obj),
+            scope=_scope_of(obj),
+            message="admin",
+        )
+        delete()
+
+
 class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Records every admin save and delete with the acting user."""
 
     def save_model(
         self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
     ) -> None:
-        with transaction.atomic():
-            before = snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
-            super().save_model(request, obj, form, change)
-            record_change(
-                actor=request.user,
-                instance=obj,
-                action=ChangeRecord.Action.UPDATE if change else ChangeRecord.Action.CREATE,
-                before=before,
-                after=snapshot(obj),
-                scope=_scope_of(obj),
-                message="admin",
-            )
+        _save_recorded(request, obj, partial(super().save_model, request, obj, form, change))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        with transaction.atomic():
-            record_change(
-                actor=request.user,
-                instance=obj,
-                action=ChangeRecord.Action.DELETE,
-                before=snapshot(obj),
-                scope=_scope_of(obj),
-                message="admin",
-            )
-            super().delete_model(request, obj)
+        _delete_recorded(request, obj, partial(super().delete_model, request, obj))
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         # One record per object, not one silent bulk delete.
@@ -150,28 +163,9 @@ class PilotAdmin(AuditedAdmin):
         with transaction.atomic():
             instances = formset.save(commit=False)
             for deleted in formset.deleted_objects:
-                record_change(
-                    actor=request.user,
-                    instance=deleted,
-                    action=ChangeRecord.Action.DELETE,
-                    before=snapshot(deleted),
-                    scope=_scope_of(deleted),
-                    message="admin",
-                )
-                deleted.delete()
+                _delete_recorded(request, deleted, deleted.delete)
             for instance in instances:
-                adding = instance.pk is None
-                before = None if adding else snapshot(type(instance).objects.get(pk=instance.pk))
-                instance.save()
-                record_change(
-                    actor=request.user,
-                    instance=instance,
-                    action=ChangeRecord.Action.CREATE if adding else ChangeRecord.Action.UPDATE,
-                    before=before,
-                    after=snapshot(instance),
-                    scope=_scope_of(instance),
-                    message="admin",
-                )
+                _save_recorded(request, instance, instance.save)
             formset.save_m2m()
 
 

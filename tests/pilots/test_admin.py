@@ -1,6 +1,8 @@
 """The admin site: every pilots model is there, writes are recorded, the
 change log and API tokens are read-only."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -118,3 +120,49 @@ def test_raci_assignments_are_read_only_in_the_admin(as_user, admin_user, approv
     view = client.get(reverse("admin:pilots_raciassignment_change", args=[assignment.pk]))
     assert view.status_code == 200
     assert b'name="letter"' not in view.content
+
+
+def test_admin_inline_phase_edit_and_delete_are_recorded_in_the_pilots_log(as_user, admin_user):
+    kept = PhaseFactory.create(order=1, traffic_percent=0)
+    pilot = kept.pilot
+    dropped = PhaseFactory.create(pilot=pilot, order=2)
+    data = {
+        "name": pilot.name,
+        "model_name": pilot.model_name,
+        "description": "",
+        "candidate_backend": pilot.candidate_backend_id,
+        "baseline_backend": pilot.baseline_backend_id,
+        "team": pilot.team,
+        "cost_center": pilot.cost_center,
+        "traffic_slice": "",
+        "target_start": pilot.target_start.isoformat(),
+        "target_end": pilot.target_end.isoformat(),
+        "phases-TOTAL_FORMS": "2",
+        "phases-INITIAL_FORMS": "2",
+        "phases-MIN_NUM_FORMS": "0",
+        "phases-MAX_NUM_FORMS": "1000",
+    }
+    for i, phase in enumerate([kept, dropped]):
+        data |= {
+            f"phases-{i}-id": phase.pk,
+            f"phases-{i}-pilot": pilot.pk,
+            f"phases-{i}-order": phase.order,
+            f"phases-{i}-kind": phase.kind,
+            f"phases-{i}-name": phase.name,
+            f"phases-{i}-planned_start": phase.planned_start.isoformat(),
+            f"phases-{i}-planned_end": phase.planned_end.isoformat(),
+            f"phases-{i}-traffic_percent": "5" if phase == kept else phase.traffic_percent,
+        }
+    data["phases-1-DELETE"] = "on"
+
+    response = as_user(admin_user).post(reverse("admin:pilots_pilot_change", args=[pilot.pk]), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    log = ChangeRecord.objects.filter(
+        scope=pilot.scope, actor=admin_user, message="admin", content_type__model="phase"
+    )
+    changes = log.get(object_id=str(kept.pk), action="update").changes
+    assert list(changes) == ["traffic_percent"]
+    assert [Decimal(v) for v in changes["traffic_percent"]] == [0, 5]
+    assert log.get(object_id=str(dropped.pk), action="delete").changes["order"] == 2
+    assert not pilot.phases.filter(pk=dropped.pk).exists()
