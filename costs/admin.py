@@ -1,8 +1,10 @@
 """Admin for the metrics catalog, series, import jobs and pull sources.
 
 Mappings are editable here (issue 3: "mappings are editable in the admin").
-Samples have a composite primary key, which the admin does not support; they
-are not registered (and are far too many to browse anyway).
+Edits of definitions, mappings and pull sources are recorded in the change
+log (``AuditedAdmin``): a changed scale changes what every later import
+stores. Samples have a composite primary key, which the admin does not
+support; they are not registered (and are far too many to browse anyway).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 
+from costs.beat import metric_source_sync_schedule, metric_source_unschedule
 from costs.models import (
     HourlyRollup,
     ImportJob,
@@ -19,17 +23,26 @@ from costs.models import (
     MetricSource,
     Series,
 )
+from pilots.admin import AuditedAdmin
 
 
 class MetricMappingInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The definition's mappings, read-only: they are edited on their own
+    page, where the change is recorded (an inline formset save is not)."""
+
     model = MetricMapping
     extra = 0
-    fields = ["source_name", "scale", "transform", "notes", "is_builtin"]
-    readonly_fields = ["is_builtin"]
+    fields = ("source_name", "scale", "transform", "extra_labels", "notes", "is_builtin")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(MetricDefinition)
-class MetricDefinitionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MetricDefinitionAdmin(AuditedAdmin):
     list_display = ["name", "kind", "unit", "description"]
     list_filter = ["kind"]
     search_fields = ["name", "description"]
@@ -37,7 +50,7 @@ class MetricDefinitionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(MetricMapping)
-class MetricMappingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MetricMappingAdmin(AuditedAdmin):
     list_display = ["source_name", "metric", "scale", "transform", "is_builtin", "notes"]
     list_filter = ["metric", "transform", "is_builtin"]
     list_select_related = ["metric"]
@@ -93,7 +106,10 @@ class ImportJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(MetricSource)
-class MetricSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MetricSourceAdmin(AuditedAdmin):
+    """Saving a source creates or updates its Celery beat PeriodicTask;
+    deleting it removes the task (costs/beat.py)."""
+
     list_display = [
         "name",
         "backend",
@@ -105,37 +121,13 @@ class MetricSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["enabled", "backend"]
     list_select_related = ["backend"]
     search_fields = ["name", "base_url"]
-
-
-# ---------------------------------------------------------------------------
-# Scheduled pulls: saving a metric source in the admin creates or updates its
-# Celery beat PeriodicTask; deleting it removes the task (costs/beat.py).
-# Added by the metrics-pages work as a subclass, leaving the admin above as is.
-# ---------------------------------------------------------------------------
-
-
-class MetricSourceScheduleAdmin(MetricSourceAdmin):
     readonly_fields = ["periodic_task"]
 
+    @transaction.atomic
     def save_model(self, request: Any, obj: MetricSource, form: Any, change: bool) -> None:
-        from costs.beat import metric_source_sync_schedule
-
         super().save_model(request, obj, form, change)
         metric_source_sync_schedule(source=obj)
 
     def delete_model(self, request: Any, obj: MetricSource) -> None:
-        from costs.beat import metric_source_unschedule
-
         metric_source_unschedule(source=obj)
         super().delete_model(request, obj)
-
-    def delete_queryset(self, request: Any, queryset: Any) -> None:
-        from costs.beat import metric_source_unschedule
-
-        for source in queryset:
-            metric_source_unschedule(source=source)
-        super().delete_queryset(request, queryset)
-
-
-admin.site.unregister(MetricSource)
-admin.site.register(MetricSource, MetricSourceScheduleAdmin)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from costs.models import ImportJob, MetricMapping
+from costs.models import ImportJob, MetricDefinition, MetricMapping
+from portal.models import ChangeRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,23 @@ def test_admin_can_edit_a_builtin_mapping_scale(
     assert response.status_code == 302, response.content[:2000]
     mapping.refresh_from_db()
     assert mapping.scale == 0.001
+    record = ChangeRecord.objects.get(object_id=str(mapping.pk), action="update")
+    assert record.actor == admin_user
+    assert record.changes["scale"] == [1.0, 0.001]
+
+
+def test_definition_page_lists_its_mappings_read_only(
+    client: Client, admin_user: Any, catalog: None
+) -> None:
+    """Inline edits would bypass the change log; the mapping's own page is
+    where it is edited."""
+    power = MetricDefinition.objects.get(name="power_watts")
+    client.force_login(admin_user)
+
+    body = client.get(f"/admin/costs/metricdefinition/{power.pk}/change/").content.decode()
+
+    assert "DCGM_FI_DEV_POWER_USAGE" in body
+    assert 'name="mappings-0-scale"' not in body
 
 
 def test_admin_lists_load(client: Client, admin_user: Any, run_import: Any) -> None:
