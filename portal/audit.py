@@ -30,7 +30,14 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
     for field in instance._meta.concrete_fields:
         if field.name in {"id", "created_at", "updated_at"}:
             continue
-        data[field.name] = _jsonable(getattr(instance, field.attname))
+        value = getattr(instance, field.attname)
+        if isinstance(field, models.DecimalField) and isinstance(value, decimal.Decimal):
+            # Rounded as the database stores it, without trailing zeros:
+            # Decimal("5") set in code and 5.00 read back are one value, and
+            # must not read as a change.
+            stored = value.quantize(decimal.Decimal(1).scaleb(-(field.decimal_places or 0)))
+            value = format(stored.normalize(), "f")
+        data[field.name] = _jsonable(value)
     return data
 
 

@@ -178,7 +178,8 @@ def test_phase_update_records_old_and_new(planned, actor):
         object_id=str(shadow.pk),
         action=ChangeRecord.Action.UPDATE,
     )
-    assert record.changes == {"traffic_percent": ["0.00", "2.50"]}
+    # Decimals are recorded as stored, without trailing zeros (portal.audit).
+    assert record.changes == {"traffic_percent": ["0", "2.5"]}
 
 
 # --- transitions --------------------------------------------------------------
