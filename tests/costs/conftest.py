@@ -24,6 +24,10 @@ DATA = Path(
     os.environ.get("PILOTGATE_SAMPLE_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
 )
 
+if os.environ.get("CI", "").lower() == "true" and not DATA.is_dir():
+    # Locally the real-sample tests skip without the data; CI must run them.
+    raise RuntimeError(f"CI=true but the shared sample data is missing at {DATA}")
+
 
 @pytest.fixture
 def catalog(db: None) -> None:
