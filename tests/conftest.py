@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +25,11 @@ from portal.roles import Role, sync_role_groups
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
+# The real sample files sit beside the repository (../shared/data), where CI
+# puts them too; a clone elsewhere can point at them with this variable.
+SAMPLE_DATA = Path(
+    os.environ.get("PILOTGATE_SAMPLE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def _reachable(url: str) -> bool:
@@ -51,11 +57,13 @@ def _service_problem(marker: str) -> str | None:
             return f"Redis broker {broker} is not reachable"
     elif marker == "browser" and not shutil.which(CHROMIUM):
         return f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    elif marker == "sample_data" and not SAMPLE_DATA.is_dir():
+        return f"needs the shared sample data at {SAMPLE_DATA} (or set PILOTGATE_SAMPLE_DATA)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "celery_worker", "browser"):
+    for marker in ("postgres", "celery_worker", "browser", "sample_data"):
         if item.get_closest_marker(marker) is None:
             continue
         problem = _service_problem(marker)

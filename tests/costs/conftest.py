@@ -18,14 +18,14 @@ from costs.metrics.catalog import seed_catalog
 from costs.models import ImportJob
 from costs.services import import_job_create, import_job_run
 from pilots.models import Backend, Pilot, Vendor
+from tests.conftest import SAMPLE_DATA
 
-# The shared sample data sits beside the repository (CI copies it there too).
-DATA = Path(
-    os.environ.get("PILOTGATE_SAMPLE_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
-)
+# Tests that read these files carry the ``sample_data`` marker.
+DATA = SAMPLE_DATA
 
 if os.environ.get("CI", "").lower() == "true" and not DATA.is_dir():
-    # Locally the real-sample tests skip without the data; CI must run them.
+    # Locally the real-sample tests skip without the data; CI must run them
+    # (parametrised cases over the data would otherwise vanish silently).
     raise RuntimeError(f"CI=true but the shared sample data is missing at {DATA}")
 
 

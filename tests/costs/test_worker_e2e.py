@@ -14,7 +14,7 @@ from costs.tasks import run_import_job
 from pilots.models import Backend
 from tests.costs.conftest import DATA
 
-pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres]
+pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres, pytest.mark.sample_data]
 
 
 def wait_for_job(job_id: int, timeout: float = 90) -> ImportJob:
