@@ -40,20 +40,30 @@ _MARKER = {"size": 4}
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """One chart: its title, y-axis unit and the fields it draws."""
+    """One chart: its title, y-axis unit, the fields it draws and, when the
+    unit has natural bounds (utilization in %), a fixed y range."""
 
     key: str
     title: str
     unit: str
     traces: tuple[tuple[str, str], ...]  # (row field, legend label)
+    y_range: tuple[float, float] | None = None
 
+
+_QUANTILE_TRACES = (("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("p999", "p99.9"))
 
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "latency",
-        "End-to-end latency (from merged histogram buckets)",
+        "End-to-end latency",
         "s",
-        (("e2e_p50", "p50"), ("e2e_p95", "p95"), ("e2e_p99", "p99"), ("e2e_p999", "p99.9")),
+        tuple((f"e2e_{suffix}", label) for suffix, label in _QUANTILE_TRACES),
+    ),
+    ChartSpec(
+        "ttft",
+        "Time to first token",
+        "s",
+        tuple((f"ttft_{suffix}", label) for suffix, label in _QUANTILE_TRACES),
     ),
     ChartSpec(
         "tokens", "Generated tokens per second", "tokens/s", (("tokens_per_second", "tokens/s"),)
@@ -63,11 +73,14 @@ CHARTS: tuple[ChartSpec, ...] = (
         "Device utilization",
         "%",
         (("utilization_mean", "mean"), ("utilization_max", "max")),
+        y_range=(0.0, 100.0),
     ),
-    ChartSpec("power", "Power draw (mean)", "W", (("power_mean", "mean"),)),
+    ChartSpec("power", "Power draw per device (mean)", "W", (("power_mean", "mean"),)),
     ChartSpec("temperature", "Temperature (max)", "°C", (("temperature_max", "max"),)),
     ChartSpec("throttle", "Throttle time", "s", (("throttle_seconds", "throttled"),)),
 )
+
+NO_DATA = "No data in this window"
 
 
 def _clean(value: Any) -> float | None:
@@ -88,22 +101,54 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _spec_has_data(rows: Rows, spec: ChartSpec) -> bool:
+    return any(_clean(row.get(field)) is not None for row in rows for field, _ in spec.traces)
+
+
 def has_data(rows: Rows) -> bool:
     """True when any chart has at least one value to draw."""
-    fields = [field for spec in CHARTS for field, _label in spec.traces]
-    return any(_clean(row.get(field)) is not None for row in rows for field in fields)
+    return any(_spec_has_data(rows, spec) for spec in CHARTS)
+
+
+def _trace(rows: Rows, field: str, label: str, position: int, **extra: Any) -> go.Scatter:
+    xs, ys = _columns(rows, field)
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        name=label,
+        mode=_MODE,
+        marker=_MARKER,
+        line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
+        connectgaps=False,
+        **extra,
+    )
+
+
+def _no_data_note(fig: go.Figure, axis: str = "x") -> None:
+    """Say so on an empty (sub)plot, rather than leave blank axes to puzzle over."""
+    fig.add_annotation(
+        text=NO_DATA,
+        xref=f"{axis} domain",
+        yref=f"{axis.replace('x', 'y')} domain",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"color": "#6b7280", "size": 13},
+    )
 
 
 def _layout(fig: go.Figure, spec: ChartSpec, *, title: str) -> None:
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
         height=320,
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.2},
         template="plotly_white",
     )
     fig.update_yaxes(title_text=spec.unit, rangemode="tozero")
+    if spec.y_range is not None:
+        fig.update_yaxes(range=list(spec.y_range))
 
 
 def _as_dict(fig: go.Figure) -> dict[str, Any]:
@@ -121,27 +166,25 @@ def _entry(spec: ChartSpec, prefix: str, fig: go.Figure, title: str) -> dict[str
     }
 
 
-def backend_figures(rows: Rows, *, title: str, prefix: str = "chart") -> list[dict[str, Any]]:
-    """One figure per chart for one backend."""
+def backend_figures(rows: Rows, *, prefix: str = "chart") -> list[dict[str, Any]]:
+    """One figure per chart for one backend (the page names the backend)."""
     figures = []
     for spec in CHARTS:
         fig = go.Figure()
         for position, (field, label) in enumerate(spec.traces):
-            xs, ys = _columns(rows, field)
             fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    name=label,
-                    mode=_MODE,
-                    marker=_MARKER,
-                    line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
-                    connectgaps=False,
+                _trace(
+                    rows,
+                    field,
+                    label,
+                    position,
+                    hovertemplate=f"%{{y:.4g}} {spec.unit}<extra>{label}</extra>",
                 )
             )
-        chart_title = f"{spec.title} — {title}"
-        _layout(fig, spec, title=chart_title)
-        figures.append(_entry(spec, prefix, fig, chart_title))
+        if not _spec_has_data(rows, spec):
+            _no_data_note(fig)
+        _layout(fig, spec, title=spec.title)
+        figures.append(_entry(spec, prefix, fig, spec.title))
     return figures
 
 
@@ -169,25 +212,23 @@ def comparison_figures(
             ((candidate, candidate_name), (baseline, baseline_name)), start=1
         ):
             for position, (field, label) in enumerate(spec.traces):
-                xs, ys = _columns(rows, field)
                 # One legend entry per quantile/series, toggling both sides;
                 # the subplot titles say which backend is which.
                 fig.add_trace(
-                    go.Scatter(
-                        x=xs,
-                        y=ys,
-                        name=label,
+                    _trace(
+                        rows,
+                        field,
+                        label,
+                        position,
                         legendgroup=label,
                         showlegend=column == 1,
-                        hovertemplate=f"{name}: %{{y:.4g}}<extra>{label}</extra>",
-                        mode=_MODE,
-                        marker=_MARKER,
-                        line={"color": QUANTILE_COLORS[position % len(QUANTILE_COLORS)]},
-                        connectgaps=False,
+                        hovertemplate=f"{name}: %{{y:.4g}} {spec.unit}<extra>{label}</extra>",
                     ),
                     row=1,
                     col=column,
                 )
+            if not _spec_has_data(rows, spec):
+                _no_data_note(fig, "x" if column == 1 else f"x{column}")
         _layout(fig, spec, title=spec.title)
         fig.update_layout(height=340)
         figures.append(_entry(spec, prefix, fig, spec.title))
@@ -216,10 +257,14 @@ SUMMARY_ROWS: tuple[SummaryRow, ...] = (
     SummaryRow("e2e_p99", "Latency p99", "s", 3),
     SummaryRow("e2e_p999", "Latency p99.9", "s", 3),
     SummaryRow("ttft_p50", "Time to first token p50", "s", 3),
+    SummaryRow("ttft_p95", "Time to first token p95", "s", 3),
     SummaryRow("ttft_p99", "Time to first token p99", "s", 3),
+    SummaryRow("ttft_p999", "Time to first token p99.9", "s", 3),
     SummaryRow("error_rate", "Error rate", "%", 3, factor=100.0),
     SummaryRow("utilization_mean", "Utilization mean", "%", 1),
-    SummaryRow("power_mean", "Power mean", "W", 0),
+    SummaryRow("utilization_max", "Utilization max", "%", 1),
+    SummaryRow("power_mean", "Power mean per device", "W", 0),
+    SummaryRow("energy_joules", "Energy", "J", 0),
     SummaryRow("joules_per_token", "Energy per token", "J", 3),
     SummaryRow("temperature_max", "Temperature max", "°C", 1),
     SummaryRow("throttle_seconds", "Throttle time", "s", 0),

@@ -174,21 +174,35 @@ def _panel_window(
     return form, form.resolve(latest=_latest_data(*backends))
 
 
+def _panel_context(
+    request: HttpRequest, form: ChartWindowForm, window: Any, *, panel_url: str, upload_for: Backend
+) -> dict[str, Any]:
+    """What both panels show around their charts: the window form and the
+    upload link (to the roles that may upload)."""
+    return {
+        "form": form,
+        "window": window,
+        "panel_url": panel_url,
+        "can_upload": has_role(request.user, *UPLOAD_ROLES),
+        "upload_url": reverse("import-create") + f"?backend={upload_for.slug}",
+    }
+
+
 @role_required(fragment=True)
 def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
     backend = get_object_or_404(Backend, slug=slug)
     form, window = _panel_window(request, backend)
-    context: dict[str, Any] = {
-        "backend": backend,
-        "form": form,
-        "window": window,
-        "panel_url": reverse("metrics-backend-panel", args=[slug]),
-        "can_upload": has_role(request.user, *UPLOAD_ROLES),
-        "upload_url": reverse("import-create") + f"?backend={backend.slug}",
-    }
+    context = _panel_context(
+        request,
+        form,
+        window,
+        panel_url=reverse("metrics-backend-panel", args=[slug]),
+        upload_for=backend,
+    )
+    context["backend"] = backend
     if window is not None:
         series = selectors.metrics_timeseries(backend=backend, start=window[0], end=window[1])
-        context["figures"] = charts.backend_figures(series, title=backend.name)
+        context["figures"] = charts.backend_figures(series)
         context["has_data"] = charts.has_data(series)
     return render(request, "costs/_backend_panel.html", context)
 
@@ -200,14 +214,14 @@ def pilot_metrics_panel(request: HttpRequest, pk: int) -> HttpResponse:
     )
     candidate, baseline = pilot.candidate_backend, pilot.baseline_backend
     form, window = _panel_window(request, candidate, baseline)
-    context: dict[str, Any] = {
-        "pilot": pilot,
-        "form": form,
-        "window": window,
-        "panel_url": reverse("metrics-pilot-panel", args=[pk]),
-        "can_upload": has_role(request.user, *UPLOAD_ROLES),
-        "upload_url": reverse("import-create") + f"?backend={candidate.slug}",
-    }
+    context = _panel_context(
+        request,
+        form,
+        window,
+        panel_url=reverse("metrics-pilot-panel", args=[pk]),
+        upload_for=candidate,
+    )
+    context["pilot"] = pilot
     if window is not None:
         start, end = window
         candidate_series = selectors.metrics_timeseries(backend=candidate, start=start, end=end)

@@ -48,9 +48,17 @@ def test_every_chart_reads_a_field_the_selector_returns():
 
 
 def test_backend_figures_have_the_quantile_and_resource_traces():
-    figures = _by_key(charts.backend_figures(_rows(), title="GPU A"))
+    figures = _by_key(charts.backend_figures(_rows()))
 
-    assert set(figures) == {"latency", "tokens", "utilization", "power", "temperature", "throttle"}
+    assert set(figures) == {
+        "latency",
+        "ttft",
+        "tokens",
+        "utilization",
+        "power",
+        "temperature",
+        "throttle",
+    }
     latency = figures["latency"]["data"]
     assert [trace["name"] for trace in latency] == ["p50", "p95", "p99", "p99.9"]
     assert latency[2]["y"] == [0.9, 1.9, 2.9]
@@ -58,10 +66,41 @@ def test_backend_figures_have_the_quantile_and_resource_traces():
     assert figures["tokens"]["data"][0]["y"] == [1000.0, 1001.0, 1002.0]
     assert [t["name"] for t in figures["utilization"]["data"]] == ["mean", "max"]
     assert figures["power"]["layout"]["yaxis"]["title"]["text"] == "W"
+    assert figures["utilization"]["layout"]["yaxis"]["range"] == [0.0, 100.0]
+    assert "annotations" not in figures["power"]["layout"]
+
+
+def _notes(figure: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["xref"], a["text"]) for a in figure["layout"].get("annotations", [])]
+
+
+def test_an_empty_chart_says_there_is_no_data():
+    figures = _by_key(charts.backend_figures(_rows(throttle_seconds=None, e2e_p99=None)))
+
+    assert _notes(figures["throttle"]) == [("x domain", "No data in this window")]
+    # One quantile missing is not "no data".
+    assert _notes(figures["latency"]) == []
+
+
+def test_comparison_marks_only_the_empty_side():
+    figures = _by_key(
+        charts.comparison_figures(
+            _rows(ttft_p50=None, ttft_p95=None, ttft_p99=None, ttft_p999=None),
+            _rows(ttft_p50=0.1),
+            candidate_name="Wafer",
+            baseline_name="GPU",
+        )
+    )
+
+    assert _notes(figures["ttft"]) == [
+        ("paper", "Wafer"),  # the subplot titles
+        ("paper", "GPU"),
+        ("x domain", "No data in this window"),
+    ]
 
 
 def test_figures_round_trip_through_plotly():
-    for entry in charts.backend_figures(_rows(), title="GPU A"):
+    for entry in charts.backend_figures(_rows()):
         # Plotly validates the dict: a typo in a property would raise here.
         go.Figure(entry["figure"])
         json.dumps(entry["figure"])
@@ -72,7 +111,7 @@ def test_gaps_and_non_finite_values_are_drawn_as_gaps():
     rows[1]["e2e_p99"] = math.nan
     rows[2]["e2e_p99"] = math.inf
 
-    figures = _by_key(charts.backend_figures(rows, title="GPU A"))
+    figures = _by_key(charts.backend_figures(rows))
 
     assert figures["power"]["data"][0]["y"] == [None, None, None]
     assert figures["latency"]["data"][2]["y"] == [0.9, None, None]
@@ -122,8 +161,29 @@ def test_summary_rows_give_the_candidate_to_baseline_ratio():
     assert rows["e2e_p99"]["ratio"] == "0.50"
     assert rows["e2e_p99"]["candidate"] == "0.500"
     assert rows["tokens_per_second"]["ratio"] == "3.00"
-    assert rows["error_rate"]["candidate"] == "0.200"  # shown in %
+    assert rows["error_rate"]["candidate"] == "0.200"  # 0.002 shown as 0.200 %
+    assert rows["error_rate"]["baseline"] == "0.100"
+    assert rows["error_rate"]["unit"] == "%"
     assert rows["error_rate"]["ratio"] == "2.00"
     assert rows["requests"]["ratio"] is None  # baseline 0: no ratio
     assert rows["power_mean"]["candidate"] is None
     assert rows["power_mean"]["ratio"] is None
+
+
+def test_summary_rows_cover_every_figure_the_issue_lists():
+    listed = {
+        "requests",
+        "tokens_generated",
+        "tokens_per_second",
+        *(f"{kind}_{q}" for kind in ("e2e", "ttft") for q in ("p50", "p95", "p99", "p999")),
+        "error_rate",
+        "utilization_mean",
+        "utilization_max",
+        "power_mean",
+        "energy_joules",
+        "joules_per_token",
+        "temperature_max",
+        "throttle_seconds",
+    }
+
+    assert listed <= {row.field for row in charts.SUMMARY_ROWS}

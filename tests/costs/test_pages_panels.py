@@ -85,6 +85,7 @@ def test_backend_panel_charts_the_last_seven_days_with_data(as_user, pm, backend
     figures = _figures(body)
     assert set(figures) == {
         "chart-latency",
+        "chart-ttft",
         "chart-tokens",
         "chart-utilization",
         "chart-power",
@@ -226,3 +227,24 @@ def test_outsider_and_anonymous_get_403_from_the_panels(client, as_user, outside
     for url in ("/metrics/backends/gpu-a/panel/", f"/metrics/pilots/{pilot.pk}/panel/"):
         assert client.get(url).status_code == 403
         assert as_user(outsider).get(url).status_code == 403
+
+
+def test_pilot_panel_shows_the_error_rate_as_a_percentage(
+    as_user, pm, pilot, backend, other_backend, run_import
+):
+    """error_rate is a fraction (0.004); the table's unit is %, so 0.400."""
+    lines = ["timestamp,metric,value,labels"]
+    for step, ts in enumerate((START, START + dt.timedelta(hours=1))):
+        stamp = ts.isoformat()
+        lines.append(f"{stamp},vllm:request_success_total,{step * 996},finished_reason=stop")
+        lines.append(f"{stamp},vllm:request_success_total,{step * 4},finished_reason=error")
+    run_import("\n".join(lines) + "\n", fmt="csv", on=other_backend)  # candidate
+    run_import(_csv(), fmt="csv", on=backend)
+
+    body = as_user(pm).get(f"/metrics/pilots/{pilot.pk}/panel/").content.decode()
+
+    row = re.search(r"<td>Error rate.*?</tr>", body, re.S)
+    assert row is not None
+    assert '<span class="muted">(%)</span>' in row.group(0)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(0))
+    assert cells[0] == "0.400"
