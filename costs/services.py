@@ -309,8 +309,13 @@ def _ingest(
         now_ts=time.time(),
         max_rejects=ImportJob.MAX_REJECTS,
     )
-    ingestor.feed(parser(f))
-    stored = writer.finish()
+    try:
+        ingestor.feed(parser(f))
+        stored = writer.finish()
+    finally:
+        # The COPY thread must be stopped before the transaction ends, on
+        # every way out (a parse failure rolls back behind it otherwise).
+        writer.close()
     progress(force=True)
     window_start = window_end = None
     if writer.min_ts is not None and writer.max_ts is not None:

@@ -24,6 +24,7 @@ __all__ = ["FUTURE_TOLERANCE_SECONDS", "Ingestor", "Mapper", "Resolved"]
 FUTURE_TOLERANCE_SECONDS = 3600
 MAX_LABEL_VALUE_CHARS = 1024
 MAX_LABELS = 64
+MAX_CACHED_SERIES = 200_000
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # dcgm-exporter renamed Hostname to hostname; keep one spelling.
@@ -130,9 +131,11 @@ class Ingestor:
     unmapped_count: int = 0
     rejects: list[dict[str, object]] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
-    # (id of a cached Resolved, raw label items) → series key or refusal reason
-    _keys: dict[tuple[int, tuple[tuple[str, str], ...]], SeriesKey | str] = field(
-        default_factory=dict
+    # (source name, raw label items) -> what every sample of it becomes:
+    # (resolved mapping, key index) or (None, unmapped name) or
+    # (resolved, refusal reason); so a repeated series costs one lookup.
+    _entries: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Resolved | None, int | str]] = (
+        field(default_factory=dict)
     )
 
     def reject(self, line: int, reason: str) -> None:
@@ -140,16 +143,29 @@ class Ingestor:
         if len(self.rejects) < self.max_rejects:
             self.rejects.append({"line": line, "reason": reason})
 
+    def _entry(self, name: str, raw_labels: dict[str, str]) -> tuple[Resolved | None, int | str]:
+        if "__name__" in raw_labels:
+            name = raw_labels["__name__"] or name
+        resolved = self.mapper.resolve(name)
+        if resolved is None:
+            return None, name
+        key = _series_key(raw_labels, resolved)
+        if isinstance(key, str):
+            return resolved, key
+        return resolved, self.writer.intern(key)
+
     def feed(self, items: Iterable[ParsedSample | Reject]) -> None:
-        """The hot loop: a few dict lookups and comparisons per sample;
-        everything per name or per label set is computed once and cached."""
-        resolve = self.mapper.resolve
+        """The hot loop: one dict lookup per sample for everything that
+        depends on its name and labels, then the value and time checks."""
         max_ts = self.now_ts + FUTURE_TOLERANCE_SECONDS
         scrape_ts = self.scrape_ts
         writer = self.writer
-        pending = writer.pending
+        pending_keys = writer.pending_keys
+        pending_ts = writer.pending_ts
+        pending_values = writer.pending_values
         batch_size = writer.batch_size
-        keys = self._keys
+        entries = self._entries
+        entry_for = self._entry
         unmapped = self.unmapped
         reject = self.reject
         sentinels = catalog.DCGM_SENTINELS
@@ -161,12 +177,17 @@ class Ingestor:
                 reject(item.line, item.reason)
                 continue
             line, name, _family, _type, raw_labels, value, ts = item
-            if "__name__" in raw_labels:
-                name = raw_labels["__name__"] or name
-            resolved = resolve(name)
+            cache_key = (name, tuple(raw_labels.items()))
+            entry = entries.get(cache_key)
+            if entry is None:
+                entry = entry_for(name, raw_labels)
+                if len(entries) < MAX_CACHED_SERIES:  # bounded, whatever the file
+                    entries[cache_key] = entry
+            resolved, index = entry
             if resolved is None:
                 self.unmapped_count += 1
-                unmapped[name] = unmapped.get(name, 0) + 1
+                unmapped_name = str(index)
+                unmapped[unmapped_name] = unmapped.get(unmapped_name, 0) + 1
                 continue
             if (
                 value != value
@@ -174,7 +195,7 @@ class Ingestor:
                 or value == -inf
                 or value in sentinels
                 or (value < 0 and resolved.counter_like)
-            ) and (problem := _value_problem(name, resolved, value)):
+            ) and (problem := _value_problem(raw_labels.get("__name__") or name, resolved, value)):
                 reject(line, problem)
                 continue
             if not resolved.plain:
@@ -187,18 +208,17 @@ class Ingestor:
             elif ts < 0:
                 reject(line, f"timestamp {ts:.3f} is before 1970")
                 continue
-            cache_key = (id(resolved), tuple(raw_labels.items()))
-            key = keys.get(cache_key)
-            if key is None:
-                key = _series_key(raw_labels, resolved)
-                keys[cache_key] = key
-            if isinstance(key, str):
-                reject(line, key)
+            if type(index) is str:
+                reject(line, index)
                 continue
-            pending.append((key, ts, value))
-            if len(pending) >= batch_size:
+            pending_keys.append(index)  # type: ignore[arg-type]
+            pending_ts.append(ts)
+            pending_values.append(value)
+            if len(pending_keys) >= batch_size:
                 writer.flush()
-                pending = writer.pending
+                pending_keys = writer.pending_keys
+                pending_ts = writer.pending_ts
+                pending_values = writer.pending_values
         self.read += read
 
 

@@ -102,3 +102,82 @@ def test_two_workers_racing_for_one_job_import_it_once(backend: Backend) -> None
     assert sorted(result is None for result in results) == [False, True]
     assert (job.status, job.attempts, job.samples_stored) == ("succeeded", 1, 20000)
     assert Sample.objects.count() == 20000
+
+
+def _copy_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "costs-copy"]
+
+
+def test_batches_mixing_new_rows_and_duplicates_count_both(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches on the COPY thread: some go straight in, the ones that
+    # meet a repeated timestamp fall back to the staged upsert.
+    seed_catalog()
+    monkeypatch.setattr(storage, "BATCH_SIZE", 700)
+    # Offsets are multiples of 3 so a repeated timestamp has the same labels.
+    rows = csv_bytes(3000) + csv_bytes(500, offset=2001) + csv_bytes(1000, offset=2700)
+    job = new_job(backend, rows)
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert (job.samples_read, job.samples_stored, job.duplicates) == (4500, 3700, 800)
+    assert Sample.objects.count() == 3700
+    assert sum(HourlyRollup.objects.values_list("count", flat=True)) == 3700
+    assert _copy_threads() == []
+
+
+def test_copy_thread_failure_rolls_back_the_whole_job(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalog()
+    monkeypatch.setattr(storage, "BATCH_SIZE", 500)
+    calls = {"n": 0}
+    original = storage._CopyThread._copy
+
+    def failing_copy(self: storage._CopyThread, data: bytes, rows: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("server went away")
+        original(self, data, rows)
+
+    monkeypatch.setattr(storage._CopyThread, "_copy", failing_copy)
+    job = new_job(backend, csv_bytes(5000))
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "server went away" in job.error
+    assert Sample.objects.count() == 0
+    assert HourlyRollup.objects.count() == 0
+    assert _copy_threads() == []
+
+
+def test_parse_failure_while_batches_are_copied_leaves_nothing(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalog()
+    monkeypatch.setattr(storage, "BATCH_SIZE", 100)
+    points = ",".join(f'[{T0 + i},"{i}"]' for i in range(2000))
+    truncated = (
+        '{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+        '{"__name__":"requests_total","engine":"0"},"values":[' + points
+    )
+    job = new_job(backend, truncated.encode())
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error
+    assert Sample.objects.count() == 0
+    assert _copy_threads() == []
+
+
+def test_copy_path_stores_the_exact_instant(backend: Backend) -> None:
+    seed_catalog()
+    content = (
+        b"1772359200.123456,requests_total,1,engine=0\n"
+        b"2026-03-01T10:00:01.5Z,requests_total,2,engine=0\n"
+    )
+    job = new_job(backend, content)
+    import_job_run(job_id=job.pk)
+    stamps = [s.ts.isoformat() for s in Sample.objects.order_by("ts")]
+    assert stamps == ["2026-03-01T10:00:00.123456+00:00", "2026-03-01T10:00:01.500000+00:00"]
