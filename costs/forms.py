@@ -8,10 +8,25 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from costs.models import ImportJob
 from pilots.models import Backend, Pilot
+
+
+def validate_import_upload(upload: Any) -> None:
+    """The upload page's and the API's check of a metrics file: not empty,
+    not over ``IMPORT_MAX_UPLOAD_BYTES`` (the message says both sizes)."""
+    limit = int(settings.IMPORT_MAX_UPLOAD_BYTES)
+    if upload.size > limit:
+        raise ValidationError(
+            f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes "
+            "(IMPORT_MAX_UPLOAD_BYTES).",
+            code="too_large",
+        )
+    if upload.size == 0:
+        raise ValidationError("The file is empty.", code="empty")
 
 
 class ImportUploadForm(forms.Form):
@@ -19,7 +34,8 @@ class ImportUploadForm(forms.Form):
 
     file = forms.FileField(
         help_text="Prometheus text / OpenMetrics, query_range JSON, or CSV "
-        "(timestamp, metric, value, labels)."
+        "(timestamp, metric, value, labels).",
+        validators=[validate_import_upload],
     )
     backend = forms.ModelChoiceField(
         queryset=Backend.objects.filter(is_active=True).order_by("name"),
@@ -42,18 +58,6 @@ class ImportUploadForm(forms.Form):
 
     def clean_format(self) -> str:
         return str(self.cleaned_data.get("format") or ImportJob.Format.AUTO)
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        limit = int(settings.IMPORT_MAX_UPLOAD_BYTES)
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes.",
-                code="too_large",
-            )
-        if upload.size == 0:
-            raise forms.ValidationError("The file is empty.", code="empty")
-        return upload
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
+from costs.forms import validate_import_upload
 from costs.models import ImportJob
 from pilots.models import Backend, Pilot
 
@@ -64,7 +64,10 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
 
 
 class ImportJobCreateSerializer(serializers.Serializer[Any]):
-    file = serializers.FileField(help_text="The metrics file (multipart upload).")
+    file = serializers.FileField(
+        help_text="The metrics file (multipart upload), at most IMPORT_MAX_UPLOAD_BYTES.",
+        validators=[validate_import_upload],
+    )
     backend = serializers.SlugRelatedField(
         slug_field="slug", queryset=Backend.objects.all(), help_text="Backend slug."
     )
@@ -79,14 +82,6 @@ class ImportJobCreateSerializer(serializers.Serializer[Any]):
         allow_null=True,
         help_text="Timestamp for samples without one (default: when the job is created).",
     )
-
-    def validate_file(self, value: Any) -> Any:
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if value.size > limit:
-            raise serializers.ValidationError(f"The file is larger than the {limit}-byte limit.")
-        if value.size == 0:
-            raise serializers.ValidationError("The file is empty.")
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         pilot = attrs.get("pilot")

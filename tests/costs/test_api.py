@@ -100,7 +100,10 @@ def test_import_validation_names_the_field(
     settings.IMPORT_MAX_UPLOAD_BYTES = 10
     response = upload(client, backend)
     assert response.status_code == 400
-    assert "limit" in response.json()["error"]["fields"]["file"][0]
+    assert (
+        "the limit is 10 bytes (IMPORT_MAX_UPLOAD_BYTES)"
+        in response.json()["error"]["fields"]["file"][0]
+    )
     assert ImportJob.objects.count() == 0
 
 

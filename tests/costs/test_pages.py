@@ -246,7 +246,7 @@ def test_upload_over_the_size_limit_is_refused(as_user, pm, settings):
     page = as_user(pm).post("/metrics/imports/new/", {"file": upload, "backend": "gpu-a"})
 
     assert page.status_code == 200
-    assert "the limit is 100 bytes" in page.content.decode()
+    assert "the limit is 100 bytes (IMPORT_MAX_UPLOAD_BYTES)" in page.content.decode()
     assert not ImportJob.objects.exists()
 
 
