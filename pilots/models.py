@@ -203,6 +203,7 @@ class Phase(models.Model):
 
     @property
     def label(self) -> str:
+        """The phase's own name if it has one ("Ramp to 25 %"), else its kind."""
         return self.name or self.get_kind_display()
 
 
@@ -339,7 +340,8 @@ class RaciAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.activity}: {self.letter} {self.user}"
+        person = self.user.get_full_name() or self.user.get_username()
+        return f"{self.activity}: {self.letter} {person}"
 
 
 class ReadinessAnswer(models.Model):

@@ -55,3 +55,14 @@ def test_full_clean_names_the_backend_rule():
     pilot = PilotFactory.build(candidate_backend=backend, baseline_backend=backend)
     with pytest.raises(Exception, match="candidate and baseline backends must differ"):
         pilot.full_clean()
+
+
+def test_names_read_as_people_and_labels():
+    activity = RaciActivityFactory.create(name="Go/no-go decision")
+    named = UserFactory.create(username="ana", first_name="Ana", last_name="Approver")
+    bare = UserFactory.create(username="theo", first_name="", last_name="")
+    a = RaciAssignmentFactory.create(activity=activity, user=named, letter="A")
+    r = RaciAssignmentFactory.create(activity=activity, user=bare, letter="R")
+    assert str(a) == "Go/no-go decision: A Ana Approver"
+    assert str(r) == "Go/no-go decision: R theo"
+    assert str(PhaseFactory.build(kind=Phase.Kind.CANARY, name="")).endswith("· Canary")
