@@ -3,15 +3,18 @@ summary (window validation, query count)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 
 from costs.models import ImportJob, Sample
 from pilots.models import Backend, Pilot
+from tests.factories import BackendFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +249,47 @@ def test_stored_samples_only_appear_after_a_successful_job(
     assert job["status"] == "failed"
     assert "EOF" in job["error"]
     assert Sample.objects.count() == 0
+
+
+ISSUE_SUMMARY_FIELDS = (
+    "requests",
+    "tokens_generated",
+    "tokens_per_second",
+    *(f"{kind}_{q}" for kind in ("e2e", "ttft") for q in ("p50", "p95", "p99", "p999")),
+    "error_rate",
+    "utilization_mean",
+    "utilization_max",
+    "power_mean",
+    "energy_joules",
+    "joules_per_token",
+    "temperature_max",
+    "throttle_seconds",
+)
+
+
+def test_summary_endpoint_gives_every_figure_the_issue_lists(
+    client: Client, finance: Any, catalog: None
+) -> None:
+    """On a day of vLLM + DCGM data (the demo generator) none is missing."""
+    BackendFactory(slug="h100-cluster")
+    call_command("seed_demo_metrics", "--days", "1", "--until", "2026-03-02", stdout=io.StringIO())
+    client.force_login(finance)
+
+    body = client.get(
+        SUMMARY.format(slug="h100-cluster") + "?start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z"
+    ).json()
+
+    missing = [name for name in ISSUE_SUMMARY_FIELDS if body.get(name) is None]
+    assert missing == []
+    assert 0 < body["error_rate"] < 0.01  # a fraction, not a percentage
+    assert body["e2e_p50"] < body["e2e_p95"] < body["e2e_p99"] <= body["e2e_p999"]
+
+
+def test_outsider_cannot_read_a_job(
+    client: Client, outsider: Any, run_import: Callable[..., ImportJob]
+) -> None:
+    job = run_import(CSV.decode())
+
+    assert client.get(f"/api/v1/imports/{job.pk}/").status_code in (401, 403)
+    client.force_login(outsider)
+    assert client.get(f"/api/v1/imports/{job.pk}/").status_code == 403
