@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from costs.models import ImportJob
@@ -57,6 +58,7 @@ class ImportUploadForm(forms.Form):
     )
 
     def clean_format(self) -> str:
+        """An empty choice means detect from content."""
         return str(self.cleaned_data.get("format") or ImportJob.Format.AUTO)
 
     def clean(self) -> dict[str, Any]:
@@ -93,7 +95,8 @@ class ImportFilterForm(forms.Form):
         choices=[("", "All statuses"), *ImportJob.Status.choices], required=False
     )
 
-    def filter(self, queryset: Any) -> Any:
+    def filter(self, queryset: QuerySet[ImportJob]) -> QuerySet[ImportJob]:
+        """``queryset`` narrowed by the valid filters (all of it when invalid)."""
         if not self.is_valid():
             return queryset
         if self.cleaned_data.get("backend"):

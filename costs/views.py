@@ -59,6 +59,7 @@ def role_required(*roles: str, fragment: bool = False) -> Callable[[View[P]], Vi
 
 @role_required()
 def import_list(request: HttpRequest) -> HttpResponse:
+    """The most recent imports, filtered by backend and status."""
     filters = ImportFilterForm(request.GET or None)
     jobs = filters.filter(
         ImportJob.objects.select_related("backend", "pilot", "created_by").defer(
@@ -84,6 +85,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @role_required(*UPLOAD_ROLES)
 @require_http_methods(["GET", "POST"])
 def import_create(request: HttpRequest) -> HttpResponse:
+    """The upload form; a valid upload becomes a queued job, then its page."""
     if request.method == "POST":
         form = ImportUploadForm(request.POST, request.FILES)
         if form.is_valid():
@@ -106,6 +108,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
 
 
 def _add_service_errors(form: ImportUploadForm, exc: ValidationError) -> None:
+    """Show the service's refusal on the field it names (or above the form)."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -114,6 +117,7 @@ def _add_service_errors(form: ImportUploadForm, exc: ValidationError) -> None:
 
 
 def _job_context(job: ImportJob) -> dict[str, Any]:
+    """What the job page and its progress fragment show."""
     finished = job.status in {ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED}
     done, total = selectors.import_job_progress(job)
     if finished:
@@ -134,6 +138,7 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
 
 @role_required()
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One job: status, counts, rejects with line and reason, unmapped names."""
     job = get_object_or_404(
         ImportJob.objects.select_related("backend", "pilot", "created_by"), pk=pk
     )
@@ -190,6 +195,7 @@ def _panel_context(
 
 @role_required(fragment=True)
 def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
+    """The backend page's charts over the chosen window."""
     backend = get_object_or_404(Backend, slug=slug)
     form, window = _panel_window(request, backend)
     context = _panel_context(
@@ -209,6 +215,7 @@ def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
 
 @role_required(fragment=True)
 def pilot_metrics_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pilot page's candidate-against-baseline summary and charts."""
     pilot = get_object_or_404(
         Pilot.objects.select_related("candidate_backend", "baseline_backend"), pk=pk
     )
