@@ -10,6 +10,7 @@ repeated sample is a conflict, not a second row.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -352,3 +353,20 @@ class MetricSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """``queries`` is a JSON list of PromQL strings: a bare string would
+        be pulled one character at a time."""
+        super().clean()
+        queries = self.queries
+        if (
+            not isinstance(queries, list)
+            or not queries
+            or not all(isinstance(q, str) and q.strip() for q in queries)
+        ):
+            raise ValidationError(
+                {
+                    "queries": "Give a JSON list of PromQL expressions, e.g. "
+                    '["vllm:generation_tokens_total", "DCGM_FI_DEV_POWER_USAGE"].'
+                }
+            )

@@ -91,6 +91,30 @@ def test_saving_a_source_in_the_admin_schedules_it(client, admin_user):
     assert json.loads(task.args) == [source.pk]
 
 
+@pytest.mark.parametrize("queries", ['"DCGM_FI_DEV_POWER_USAGE"', "[]", '["", 3]'])
+def test_admin_refuses_queries_that_are_not_a_list_of_expressions(client, admin_user, queries):
+    backend = _backend()
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/costs/metricsource/add/",
+        {
+            "name": "prom-bad",
+            "backend": backend.pk,
+            "base_url": "http://prometheus.internal:9090",
+            "queries": queries,
+            "step_seconds": 30,
+            "interval_seconds": 120,
+            "lookback_seconds": 3600,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Give a JSON list of PromQL expressions" in response.content.decode()
+    assert not MetricSource.objects.exists()
+    assert not PeriodicTask.objects.filter(task=PULL_TASK_NAME).exists()
+
+
 def test_deleting_a_source_in_the_admin_removes_its_schedule(client, admin_user, source):
     task = metric_source_sync_schedule(source=source)
     client.force_login(admin_user)
