@@ -88,8 +88,19 @@ def _refresh_postgres(ids: list[int], start: dt.datetime, end: dt.datetime) -> i
     series = Series._meta.db_table
     metric = MetricDefinition._meta.db_table
     rollup = HourlyRollup._meta.db_table
+    # One pass over the touched rows in (series, ts) order: window functions
+    # partitioned by series, then a group per (series, hour). Cheaper than a
+    # LATERAL per series (a sort per series), and date_bin from a 1970
+    # origin is the UTC hour without date_trunc's per-row zone lookup
+    # (samples before 1970 are refused at import).
     sql = f"""
-        WITH ids AS (SELECT unnest(%(ids)s::bigint[]) AS id),
+        WITH ids AS (
+            SELECT se.id,
+                   (m.kind = 'counter' OR se.component <> 'value') AS counter_like
+            FROM unnest(%(ids)s::bigint[]) AS t(id)
+            JOIN {series} se ON se.id = t.id
+            JOIN {metric} m ON m.id = se.metric_id
+        ),
         before AS (
             SELECT ids.id AS series_id, p.value
             FROM ids CROSS JOIN LATERAL (
@@ -99,22 +110,18 @@ def _refresh_postgres(ids: list[int], start: dt.datetime, end: dt.datetime) -> i
             ) p
         ),
         rows AS (
-            -- Per series through the (series, ts) primary key: already in
-            -- order, so the window functions need no sort.
-            SELECT ids.id AS series_id, x.ts, x.value, x.hour, x.prev, x.prev_ts, x.next_ts
-            FROM ids CROSS JOIN LATERAL (
-                SELECT s.ts, s.value,
-                       date_trunc('hour', s.ts, 'UTC') AS hour,
-                       LAG(s.value) OVER w AS prev,
-                       LAG(s.ts) OVER w AS prev_ts,
-                       LEAD(s.ts) OVER w AS next_ts
-                FROM {sample} s
-                WHERE s.series_id = ids.id AND s.ts >= %(start)s AND s.ts < %(end)s
-                WINDOW w AS (ORDER BY s.ts)
-            ) x
+            SELECT s.series_id, s.ts, s.value,
+                   date_bin('1 hour', s.ts, '1970-01-01 00:00:00+00') AS hour,
+                   LAG(s.value) OVER w AS prev,
+                   LAG(s.ts) OVER w AS prev_ts,
+                   LEAD(s.ts) OVER w AS next_ts
+            FROM {sample} s
+            WHERE s.series_id = ANY(%(ids)s::bigint[])
+              AND s.ts >= %(start)s AND s.ts < %(end)s
+            WINDOW w AS (PARTITION BY s.series_id ORDER BY s.ts)
         ),
         steps AS (
-            SELECT r.series_id, r.ts, r.value, r.hour,
+            SELECT r.series_id, r.ts, r.value, r.hour, ids.counter_like,
                    CASE
                        WHEN COALESCE(r.prev, b.value) IS NULL THEN 0
                        WHEN r.value >= COALESCE(r.prev, b.value)
@@ -124,7 +131,9 @@ def _refresh_postgres(ids: list[int], start: dt.datetime, end: dt.datetime) -> i
                    -- first/last sample of its hour, from the same ordered window
                    (r.prev_ts IS NULL OR r.prev_ts < r.hour) AS is_first,
                    (r.next_ts IS NULL OR r.next_ts >= r.hour + interval '1 hour') AS is_last
-            FROM rows r LEFT JOIN before b ON b.series_id = r.series_id
+            FROM rows r
+            JOIN ids ON ids.id = r.series_id
+            LEFT JOIN before b ON b.series_id = r.series_id
         )
         INSERT INTO {rollup}
             (series_id, hour, count, sum, min, max, first, last, first_ts, last_ts, increase)
@@ -133,12 +142,9 @@ def _refresh_postgres(ids: list[int], start: dt.datetime, end: dt.datetime) -> i
                max(st.value) FILTER (WHERE st.is_first),
                max(st.value) FILTER (WHERE st.is_last),
                min(st.ts), max(st.ts),
-               CASE WHEN m.kind = 'counter' OR se.component <> 'value'
-                    THEN sum(st.step) END
+               CASE WHEN st.counter_like THEN sum(st.step) END
         FROM steps st
-        JOIN {series} se ON se.id = st.series_id
-        JOIN {metric} m ON m.id = se.metric_id
-        GROUP BY st.series_id, st.hour, m.kind, se.component
+        GROUP BY st.series_id, st.hour, st.counter_like
     """  # noqa: S608 - table names come from model metadata, values are parameters
     with connection.cursor() as cursor:
         # The window sort of a large import spills to disk with the default
