@@ -20,6 +20,8 @@ __all__ = [
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    """An import job as the API shows it (read-only)."""
+
     backend: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -64,6 +66,8 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
 
 
 class ImportJobCreateSerializer(serializers.Serializer[Any]):
+    """The multipart body of ``POST /api/v1/imports/``; validates only."""
+
     file = serializers.FileField(
         help_text="The metrics file (multipart upload), at most IMPORT_MAX_UPLOAD_BYTES.",
         validators=[validate_import_upload],
@@ -95,6 +99,8 @@ class ImportJobCreateSerializer(serializers.Serializer[Any]):
 
 
 class SummaryWindowSerializer(serializers.Serializer[Any]):
+    """The query string of the summary endpoint."""
+
     start = serializers.DateTimeField(help_text="ISO-8601 start of the window (inclusive).")
     end = serializers.DateTimeField(help_text="ISO-8601 end of the window (exclusive).")
     pilot = serializers.PrimaryKeyRelatedField(
