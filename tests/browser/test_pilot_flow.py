@@ -8,8 +8,6 @@ fonts or scripts from another host.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,39 +18,6 @@ from portal.roles import Role
 from tests.factories import BackendFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # this test makes between browser steps are still plain synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1366, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
