@@ -13,9 +13,12 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+
+import numpy as np
 
 from costs.metrics import catalog
-from costs.metrics.parsers import ParsedSample, Reject
+from costs.metrics.parsers import ParsedBatch, ParsedSample, Reject
 from costs.metrics.storage import SampleWriter, SeriesKey
 from costs.models import MetricDefinition, MetricMapping, Series
 
@@ -154,7 +157,49 @@ class Ingestor:
             return resolved, key
         return resolved, self.writer.intern(key)
 
-    def feed(self, items: Iterable[ParsedSample | Reject]) -> None:
+    def _feed_batch(self, batch: ParsedBatch) -> None:
+        """A run of samples of one series: one lookup, the checks
+        vectorised. Anything unusual in it (a value or timestamp to refuse,
+        a refused label set, a transform) goes sample by sample instead, so
+        the outcome and the rejects are exactly the per-sample ones."""
+        n = len(batch.ts)
+        cache_key = (batch.name, tuple(batch.labels.items()))
+        entry = self._entries.get(cache_key)
+        if entry is None:
+            entry = self._entry(batch.name, batch.labels)
+            if len(self._entries) < MAX_CACHED_SERIES:
+                self._entries[cache_key] = entry
+        resolved, index = entry
+        if resolved is None:
+            self.read += n
+            self.unmapped_count += n
+            self.unmapped[str(index)] = self.unmapped.get(str(index), 0) + n
+            return
+        if type(index) is str or resolved.transform != MetricMapping.Transform.NONE:
+            self.feed(batch.expand())
+            return
+        ts = np.asarray(batch.ts, dtype=np.float64)
+        values = np.asarray(batch.values, dtype=np.float64)
+        bad = ~np.isfinite(values) | (ts > self.now_ts + FUTURE_TOLERANCE_SECONDS) | (ts < 0)
+        if catalog.DCGM_SENTINELS:
+            bad |= np.isin(values, list(catalog.DCGM_SENTINELS))
+        if resolved.counter_like:
+            bad |= values < 0
+        if bad.any():
+            self.feed(batch.expand())
+            return
+        writer = self.writer
+        writer.pending_keys.extend(repeat(index, n))  # type: ignore[arg-type]
+        writer.pending_ts.extend(batch.ts)
+        if resolved.scale != 1.0:
+            writer.pending_values.extend((values * resolved.scale).tolist())
+        else:
+            writer.pending_values.extend(batch.values)
+        self.read += n
+        if len(writer.pending_keys) >= writer.batch_size:
+            writer.flush()
+
+    def feed(self, items: Iterable[ParsedSample | ParsedBatch | Reject]) -> None:
         """The hot loop: one dict lookup per sample for everything that
         depends on its name and labels, then the value and time checks."""
         max_ts = self.now_ts + FUTURE_TOLERANCE_SECONDS
@@ -175,6 +220,13 @@ class Ingestor:
             read += 1
             if isinstance(item, Reject):
                 reject(item.line, item.reason)
+                continue
+            if isinstance(item, ParsedBatch):
+                read -= 1  # counted by _feed_batch
+                self._feed_batch(item)
+                pending_keys = writer.pending_keys
+                pending_ts = writer.pending_ts
+                pending_values = writer.pending_values
                 continue
             line, name, _family, _type, raw_labels, value, ts = item
             cache_key = (name, tuple(raw_labels.items()))

@@ -367,3 +367,42 @@ def test_failed_job_still_says_which_format_it_detected(run_import: Run) -> None
     assert job.status == ImportJob.Status.FAILED
     assert job.detected_format == "query_range_json"
     assert "query timed out" in job.error
+
+
+def test_query_range_batches_keep_per_sample_checks_scale_and_counts(run_import: Run) -> None:
+    # Long runs of points go through the vectorised path; a bad point in a
+    # run still gets its own reject and line, scale applies, unmapped counts.
+    def series(name: str, labels: str, values: list[str]) -> str:
+        points = ",\n".join(f'[{T0 + 15 * i}, "{v}"]' for i, v in enumerate(values))
+        return f'{{"metric": {{"__name__": "{name}", {labels}}}, "values": [\n{points}\n]}}'
+
+    counter = [str(i * 10) for i in range(200)]
+    counter[120] = "-5"
+    energy = [str(1000 * i) for i in range(200)]
+    body = (
+        '{"status": "success", "data": {"resultType": "matrix", "result": [\n'
+        + series("requests_total", '"engine": "0"', counter)
+        + ",\n"
+        + series("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", '"gpu": "0"', energy)
+        + ",\n"
+        + series("not_a_known_metric", '"x": "1"', ["1"] * 50)
+        + "\n]}}\n"
+    )
+    job = run_import(body.encode())
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert (job.samples_read, job.samples_stored, job.rejected, job.unmapped_count) == (
+        450,
+        399,
+        1,
+        50,
+    )
+    # line 1 is the envelope, 2 the first series' start: point i is on line 3 + i
+    assert job.rejects[0]["line"] == 3 + 120
+    assert "negative" in job.rejects[0]["reason"]
+    energy_values = sorted(
+        Sample.objects.filter(series__metric__name="energy_joules_total").values_list(
+            "value", flat=True
+        )
+    )
+    assert energy_values[:3] == [0.0, 1.0, 2.0]
+    assert job.unmapped == {"not_a_known_metric": 50}

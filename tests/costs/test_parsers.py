@@ -10,7 +10,14 @@ import math
 import pytest
 
 from costs.metrics import detect
-from costs.metrics.parsers import MAX_LINE_BYTES, ParsedSample, ParseFailure, Reject, get_parser
+from costs.metrics.parsers import (
+    MAX_LINE_BYTES,
+    ParsedBatch,
+    ParsedSample,
+    ParseFailure,
+    Reject,
+    get_parser,
+)
 from costs.metrics.parsers import text as text_parsers
 from tests.costs.conftest import DATA
 
@@ -18,7 +25,14 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"sample data not foun
 
 
 def parse(fmt: str, content: bytes) -> list[ParsedSample | Reject]:
-    return list(get_parser(fmt)(io.BytesIO(content)))
+    """Every item, batches expanded into their samples."""
+    out: list[ParsedSample | Reject] = []
+    for item in get_parser(fmt)(io.BytesIO(content)):
+        if isinstance(item, ParsedBatch):
+            out.extend(item.expand())
+        else:
+            out.append(item)
+    return out
 
 
 def samples(items: list[ParsedSample | Reject]) -> list[ParsedSample]:
@@ -47,7 +61,7 @@ def rejects(items: list[ParsedSample | Reject]) -> list[Reject]:
 def test_real_sample_files_parse_and_are_detected(path: str, fmt: str, expected: int) -> None:
     with (DATA / path).open("rb") as f:
         assert detect.detect_format(f) == fmt
-        items = list(get_parser(fmt)(f))
+    items = parse(fmt, (DATA / path).read_bytes())
     assert rejects(items) == []
     assert len(samples(items)) == expected
 
@@ -320,3 +334,35 @@ def test_classic_text_chunks_keep_the_family_type_and_localise_bad_lines(
     assert len(good) == 11
     assert {s.family_type for s in good} == {"histogram"}
     assert [s.line for s in good] == [n for n in range(2, 14) if n != 7]
+
+
+def _matrix(values_text: str) -> bytes:
+    return (
+        '{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+        '{"__name__":"x","a":"b"},"values":[' + values_text + "]}]}}"
+    ).encode()
+
+
+def test_query_range_json_points_come_in_batches_with_the_same_samples() -> None:
+    points = ",".join(f'[{1700000000 + i},"{i}"]' for i in range(5000))
+    raw = list(get_parser("query_range_json")(io.BytesIO(_matrix(points))))
+    assert any(isinstance(item, ParsedBatch) for item in raw)
+    items = samples(parse("query_range_json", _matrix(points)))
+    assert [(s.ts, s.value, s.line) for s in items] == [
+        (1700000000.0 + i, float(i), 1) for i in range(5000)
+    ]
+
+
+def test_query_range_json_pretty_printed_points_keep_their_line_numbers() -> None:
+    points = ",\n".join(f'[{1700000000 + i}, "{i}"]' for i in range(300))
+    body = _matrix("\n" + points + "\n")
+    items = samples(parse("query_range_json", body))
+    assert [s.line for s in items] == list(range(2, 302))
+
+
+def test_query_range_json_bad_value_inside_a_run_is_rejected_with_its_line() -> None:
+    points = [f'[{1700000000 + i}, "{i}"]' for i in range(300)]
+    points[150] = '[1700000150, "not-a-number"]'
+    items = parse("query_range_json", _matrix("\n" + ",\n".join(points) + "\n"))
+    assert [(r.line, "not-a-number" in r.reason) for r in rejects(items)] == [(152, True)]
+    assert len(samples(items)) == 299

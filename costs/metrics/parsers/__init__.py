@@ -1,8 +1,10 @@
 """Streaming parsers for metric files.
 
 Every parser takes a binary file opened for reading and yields, in file
-order, ``ParsedSample`` (a sample as the source wrote it) or ``Reject`` (a
-line that could not be used, with its number and the reason). A file that
+order, ``ParsedSample`` (a sample as the source wrote it), ``Reject`` (a
+line that could not be used, with its number and the reason) or
+``ParsedBatch`` (consecutive samples of one series, which the pipeline
+checks and stores vectorised; ``expand()`` gives its ``ParsedSample``s). A file that
 cannot be parsed as a whole (binary data, a JSON envelope reporting an error,
 an OpenMetrics document that breaks the format) raises ``ParseFailure`` and
 the import stores nothing.
@@ -23,6 +25,7 @@ __all__ = [
     "CHUNK_SAMPLE_LINES",
     "MAX_LINE_BYTES",
     "ParseFailure",
+    "ParsedBatch",
     "ParsedSample",
     "Parser",
     "Reject",
@@ -51,6 +54,28 @@ class ParsedSample(NamedTuple):
     ts: float | None
 
 
+class ParsedBatch(NamedTuple):
+    """Consecutive samples of one series (same name and labels), as read.
+
+    ``line`` is the line of every sample (a one-line document) or a list
+    with one line per sample.
+    """
+
+    line: int | list[int]
+    name: str
+    labels: dict[str, str]
+    ts: list[float]
+    values: list[float]
+
+    def lines(self) -> list[int]:
+        return self.line if isinstance(self.line, list) else [self.line] * len(self.ts)
+
+    def expand(self) -> Iterator[ParsedSample]:
+        name, labels = self.name, self.labels
+        for line, ts, value in zip(self.lines(), self.ts, self.values, strict=True):
+            yield ParsedSample(line, name, name, "unknown", labels, value, ts)
+
+
 class Reject(NamedTuple):
     line: int
     reason: str
@@ -64,7 +89,7 @@ class ParseFailure(Exception):
         super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
-Parser = Callable[[BinaryIO], Iterator[ParsedSample | Reject]]
+Parser = Callable[[BinaryIO], Iterator[ParsedSample | ParsedBatch | Reject]]
 
 
 def iter_lines(f: BinaryIO) -> Iterator[tuple[int, str | None, str]]:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from costs.metrics.parsers import ParsedSample, ParseFailure, Reject
+from costs.metrics.parsers import ParsedBatch, ParsedSample, ParseFailure, Reject
 
 __all__ = ["parse_prometheus_json"]
 
@@ -36,6 +36,12 @@ _KEY = re.compile(
     r'|warnings|infos)"\s*:\s*'
 )
 _POINT = re.compile(r'\s*\[\s*([^,\]\s]+)\s*,\s*"([^"\\]*)"\s*\]\s*')
+# A run of well-formed points, each followed by a comma (so each is whole
+# even at the end of the buffer), matched in one call; _PAIR then splits
+# exactly those points.
+_RUN = re.compile(r'(?:\s*\[\s*[^,\]\s]+\s*,\s*"[^"\\]*"\s*\]\s*,)+')
+_PAIR = re.compile(r'\[\s*([^,\]\s]+)\s*,\s*"([^"\\]*)"')
+RUN_MIN_CHARS = 64 * 1024
 _DECODER = json.JSONDecoder()
 
 
@@ -108,7 +114,7 @@ class _Buffer:
             return value
 
 
-def parse_prometheus_json(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
+def parse_prometheus_json(f: BinaryIO) -> Iterator[ParsedSample | ParsedBatch | Reject]:
     buf = _Buffer(f)
     buf.more()
     if buf.peek() != "{":
@@ -176,9 +182,33 @@ def parse_prometheus_json(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
         raise ParseFailure("not a query or query_range response (no matrix or vector result)")
 
 
+def _run(buf: _Buffer, name: str, labels: dict[str, str]) -> ParsedBatch | None:
+    """The well-formed points from the current position on, as one batch;
+    None when the next point is not one of them (the caller reads it alone)."""
+    if len(buf.text) - buf.pos < RUN_MIN_CHARS and not buf.eof:
+        buf.more()
+    match = _RUN.match(buf.text, buf.pos)
+    if match is None:
+        return None
+    start, end = buf.pos, match.end()
+    pairs = _PAIR.findall(buf.text, start, end)
+    try:
+        ts = [float(t) for t, _ in pairs]
+        values = [float(v) for _, v in pairs]
+    except ValueError:
+        return None  # one of them is not a number: point by point, with rejects
+    line: int | list[int]
+    if buf.text.find("\n", start, end) == -1:
+        line = buf.line_at(start)  # the usual one-line response: computed once
+    else:
+        line = [buf.line_at(m.start()) for m in _PAIR.finditer(buf.text, start, end)]
+    buf.pos = end
+    return ParsedBatch(line, name, labels, ts, values)
+
+
 def _points(
     buf: _Buffer, name: str, labels: dict[str, str], *, single: bool
-) -> Iterator[ParsedSample | Reject]:
+) -> Iterator[ParsedSample | ParsedBatch | Reject]:
     """Points of one series: a list (``values``) or a single one (``value``)."""
     if not single:
         if buf.peek() != "[":
@@ -191,6 +221,9 @@ def _points(
             return
         if nxt != "[":
             raise ParseFailure("truncated or invalid point list", buf.line_at(buf.pos))
+        if not single and (batch := _run(buf, name, labels)) is not None:
+            yield batch
+            continue
         # A point is short; make sure the whole of it is in the buffer.
         if len(buf.text) - buf.pos < 512 and not buf.eof:
             buf.more()
