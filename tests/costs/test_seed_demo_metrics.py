@@ -26,7 +26,7 @@ def _seed() -> str:
 
 @pytest.fixture
 def demo_backends(catalog: None) -> tuple[Backend, Backend]:
-    return BackendFactory(slug="wse-3"), BackendFactory(slug="h100-cluster")
+    return BackendFactory.create(slug="wse-3"), BackendFactory.create(slug="h100-cluster")
 
 
 def test_seeds_every_demo_backend_and_a_second_run_stores_nothing(
@@ -52,12 +52,10 @@ def test_seeds_every_demo_backend_and_a_second_run_stores_nothing(
 def test_candidate_and_baseline_differ_plausibly(demo_backends: tuple[Backend, Backend]) -> None:
     wse, h100 = demo_backends
     _seed()
-    window = {
-        "start": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
-        "end": dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
-    }
+    start, end = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 
-    fast, slow = metrics_summary(backend=wse, **window), metrics_summary(backend=h100, **window)
+    fast = metrics_summary(backend=wse, start=start, end=end)
+    slow = metrics_summary(backend=h100, start=start, end=end)
 
     assert fast.e2e_p99 is not None and slow.e2e_p99 is not None
     assert fast.e2e_p99 < slow.e2e_p99
