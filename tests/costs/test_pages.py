@@ -272,6 +272,25 @@ def test_job_page_shows_counts_rejects_unmapped_and_duration(as_user, finance):
     assert 'hx-trigger="every 1s"' not in body
 
 
+def test_job_page_groups_large_counts_and_rounds_a_quick_job(as_user, finance):
+    started = timezone.now() - dt.timedelta(seconds=5)
+    job = _finished(
+        _backend(),
+        samples_read=2_000_000,
+        samples_stored=1_999_000,
+        started_at=started,
+        finished_at=started + dt.timedelta(milliseconds=20),
+    )
+
+    body = as_user(finance).get(f"/metrics/imports/{job.pk}/").content.decode()
+    listing = as_user(finance).get("/metrics/imports/").content.decode()
+
+    assert "<dt>Read</dt><dd>2,000,000</dd>" in body
+    assert "<dt>Stored</dt><dd>1,999,000</dd>" in body
+    assert "Took under 0.1 s" in body
+    assert '<td class="num">1,999,000</td>' in listing
+
+
 def test_job_page_of_a_running_job_polls_its_progress(as_user, pm):
     job = _job(_backend(), status=ImportJob.Status.RUNNING, bytes_total=1000, bytes_done=250)
 
