@@ -9,7 +9,7 @@ from celery import shared_task
 
 from costs import services
 
-__all__ = ["requeue_stale_import_jobs", "run_import_job"]
+__all__ = ["pull_metric_source", "requeue_stale_import_jobs", "run_import_job"]
 
 # One file per task; a 2M-sample import runs well under these limits.
 IMPORT_TIME_LIMIT = 3600
@@ -42,9 +42,9 @@ def requeue_stale_import_jobs() -> list[int]:
 
 
 # ---------------------------------------------------------------------------
-# Scheduled pulls (costs/pull.py, costs/beat.py). Added by the metrics-pages
-# work; the beat schedule (a django-celery-beat PeriodicTask per source)
-# calls this task by its registered name with the source id.
+# Scheduled pulls (costs/pull.py, costs/beat.py): the beat schedule (a
+# django-celery-beat PeriodicTask per source) calls this task by its
+# registered name with the source id.
 # ---------------------------------------------------------------------------
 
 PULL_TIME_LIMIT = 900
