@@ -34,7 +34,9 @@ def test_admin_can_edit_a_builtin_mapping_scale(
     assert response.status_code == 302, response.content[:2000]
     mapping.refresh_from_db()
     assert mapping.scale == 0.001
-    record = ChangeRecord.objects.get(object_id=str(mapping.pk), action="update")
+    record = ChangeRecord.objects.get(
+        content_type__model="metricmapping", object_id=str(mapping.pk), action="update"
+    )
     assert record.actor == admin_user
     assert record.changes["scale"] == [1.0, 0.001]
 

@@ -11,6 +11,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from costs.beat import PULL_TASK_NAME, metric_source_sync_schedule, metric_source_unschedule
 from costs.models import MetricSource
+from portal.models import ChangeRecord
 from tests.factories import BackendFactory
 
 
@@ -89,6 +90,10 @@ def test_saving_a_source_in_the_admin_schedules_it(client, admin_user):
     assert task.task == PULL_TASK_NAME
     assert task.interval.every == 120
     assert json.loads(task.args) == [source.pk]
+    record = ChangeRecord.objects.get(
+        content_type__model="metricsource", object_id=str(source.pk), action="create"
+    )
+    assert record.actor == admin_user
 
 
 @pytest.mark.parametrize("queries", ['"DCGM_FI_DEV_POWER_USAGE"', "[]", '["", 3]'])
