@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from costs.models import ImportJob
@@ -56,6 +57,11 @@ class ImportUploadForm(forms.Form):
         required=False,
         help_text="Leave on 'Detect from content' unless detection picks the wrong one.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = filesizeformat(int(settings.IMPORT_MAX_UPLOAD_BYTES))
+        self.fields["file"].help_text += f" At most {limit}."
 
     def clean_format(self) -> str:
         """An empty choice means detect from content."""

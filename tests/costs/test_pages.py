@@ -226,6 +226,8 @@ def test_upload_refuses_a_pilot_that_does_not_use_the_backend(as_user, pm):
     assert page.status_code == 200
     assert "not on" in page.content.decode()
     assert not ImportJob.objects.exists()
+    # The file field itself was fine, but the browser drops it on the way back.
+    assert "Choose the file again" in page.content.decode()
 
 
 def test_upload_without_a_file_names_the_field(as_user, pm):
@@ -247,6 +249,7 @@ def test_upload_over_the_size_limit_is_refused(as_user, pm, settings):
 
     assert page.status_code == 200
     assert "the limit is 100 bytes (IMPORT_MAX_UPLOAD_BYTES)" in page.content.decode()
+    assert "At most 100\xa0bytes." in page.content.decode()
     assert not ImportJob.objects.exists()
 
 
