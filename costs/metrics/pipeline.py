@@ -215,19 +215,21 @@ class Ingestor:
         reject = self.reject
         sentinels = catalog.DCGM_SENTINELS
         inf = math.inf
+        sample_type = ParsedSample
         read = 0
         for item in items:
             read += 1
-            if isinstance(item, Reject):
-                reject(item.line, item.reason)
-                continue
-            if isinstance(item, ParsedBatch):
-                read -= 1  # counted by _feed_batch
-                self._feed_batch(item)
-                pending_keys = writer.pending_keys
-                pending_ts = writer.pending_ts
-                pending_values = writer.pending_values
-                continue
+            if type(item) is not sample_type:  # one identity test on the hot path
+                if isinstance(item, Reject):
+                    reject(item.line, item.reason)
+                    continue
+                if isinstance(item, ParsedBatch):
+                    read -= 1  # counted by _feed_batch
+                    self._feed_batch(item)
+                    pending_keys = writer.pending_keys
+                    pending_ts = writer.pending_ts
+                    pending_values = writer.pending_values
+                    continue
             line, name, _family, _type, raw_labels, value, ts = item
             cache_key = (name, tuple(raw_labels.items()))
             entry = entries.get(cache_key)

@@ -31,6 +31,7 @@ __all__ = [
     "Reject",
     "get_parser",
     "iter_lines",
+    "skip_long_line",
 ]
 
 MAX_LINE_BYTES = 64 * 1024
@@ -107,13 +108,7 @@ def iter_lines(f: BinaryIO) -> Iterator[tuple[int, str | None, str]]:
             return
         lineno += 1
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            total = len(raw)
-            while True:
-                rest = readline(MAX_LINE_BYTES)
-                total += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield lineno, None, f"line longer than {MAX_LINE_BYTES} bytes ({total} bytes)"
+            yield lineno, None, skip_long_line(f, len(raw))
             continue
         try:
             text = raw.decode("utf-8")
@@ -121,6 +116,18 @@ def iter_lines(f: BinaryIO) -> Iterator[tuple[int, str | None, str]]:
             yield lineno, None, f"not valid UTF-8 at byte {exc.start}"
             continue
         yield lineno, text, ""
+
+
+def skip_long_line(f: BinaryIO, read: int) -> str:
+    """Read and drop the rest of a line longer than ``MAX_LINE_BYTES`` (of
+    which ``read`` bytes were read) in bounded pieces; the reject reason."""
+    total = read
+    while True:
+        rest = f.readline(MAX_LINE_BYTES)
+        total += len(rest)
+        if not rest or rest.endswith(b"\n"):
+            break
+    return f"line longer than {MAX_LINE_BYTES} bytes ({total} bytes)"
 
 
 def get_parser(fmt: str) -> Parser:
