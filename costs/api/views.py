@@ -12,6 +12,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -119,6 +120,13 @@ class BackendSummaryView(APIView):
         window = SummaryWindowSerializer(data=request.query_params)
         window.is_valid(raise_exception=True)
         data = window.validated_data
+        pilot = data.get("pilot")
+        if pilot is not None and backend.pk not in (
+            pilot.candidate_backend_id,
+            pilot.baseline_backend_id,
+        ):
+            # An empty summary would read as "no traffic"; say what is wrong.
+            raise ValidationError({"pilot": [f"Pilot {pilot.pk} does not run on {backend.slug}."]})
         summary = selectors.metrics_summary(
             backend=backend,
             start=data["start"],

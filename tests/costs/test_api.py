@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from costs.models import ImportJob, Sample
-from pilots.models import Backend, Pilot
+from pilots.models import Backend, Pilot, Vendor
 from tests.factories import BackendFactory
 
 pytestmark = pytest.mark.django_db
@@ -293,3 +293,25 @@ def test_outsider_cannot_read_a_job(
     assert client.get(f"/api/v1/imports/{job.pk}/").status_code in (401, 403)
     client.force_login(outsider)
     assert client.get(f"/api/v1/imports/{job.pk}/").status_code == 403
+
+
+def test_summary_refuses_a_pilot_that_does_not_run_on_the_backend(
+    client: Client, finance: Any, pilot: Pilot, vendor: Vendor
+) -> None:
+    elsewhere = Backend.objects.create(
+        name="CPU pool",
+        slug="cpu-pool",
+        kind=Backend.Kind.CPU,
+        vendor=vendor,
+        device_model="EPYC",
+        device_count=4,
+        site="fra1",
+        region="eu",
+    )
+    client.force_login(finance)
+    response = client.get(
+        SUMMARY.format(slug=elsewhere.slug)
+        + f"?start=2026-03-01T10:00:00Z&end=2026-03-01T12:00:00Z&pilot={pilot.pk}"
+    )
+    assert response.status_code == 400
+    assert "does not run on cpu-pool" in response.json()["error"]["fields"]["pilot"][0]
