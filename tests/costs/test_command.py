@@ -15,6 +15,7 @@ from tests.costs.conftest import DATA
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.sample_data
 def test_imports_each_file_and_prints_counts(
     catalog: None, backend: Backend, tmp_path: Path
 ) -> None:
