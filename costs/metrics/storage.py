@@ -188,12 +188,19 @@ class SampleWriter:
         self.touched.update(np.unique(ids).tolist())
         # Exactly round(ts * 1e6) per value: rint rounds half to even like round().
         micros = np.rint(ts * 1_000_000).astype(np.int64)
+        # Written in (series, ts) order: the primary key's inserts stay on a
+        # few leaf pages, and each series' rows sit together in the heap, so
+        # the rollup's ordered scan reads pages once instead of once per row.
+        # lexsort is stable: of two rows with the same key, the file's first
+        # still comes first (and is the one kept).
+        order = np.lexsort((micros, ids))
+        ids, micros, values = ids[order], micros[order], values[order]
         if self.postgres:
             if self._copier is None:
                 self._copier = _CopyThread()
             self._copier.put(_binary_copy(ids, micros - _PG_EPOCH_US, values), len(ids))
         else:
-            self._insert_sqlite(ids.tolist(), micros.tolist(), value_list)
+            self._insert_sqlite(ids.tolist(), micros.tolist(), values.tolist())
         if self.on_batch is not None:
             self.on_batch()
 

@@ -243,3 +243,19 @@ def _close(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         elif x != y:
             return False
     return True
+
+
+def test_repeated_timestamp_in_one_batch_keeps_the_files_first_value(backend: Backend) -> None:
+    # The writer sorts each batch by (series, ts) before the COPY; the sort
+    # is stable, so the staged upsert still keeps the first row of the file.
+    seed_catalog()
+    content = (
+        f"{T0 + 5},requests_total,7,engine=0\n"
+        f"{T0},requests_total,1,engine=0\n"
+        f"{T0 + 5},requests_total,9,engine=0\n"
+    ).encode()
+    job = new_job(backend, content)
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.samples_stored, job.duplicates) == (2, 1)
+    assert list(Sample.objects.order_by("ts").values_list("value", flat=True)) == [1.0, 7.0]
