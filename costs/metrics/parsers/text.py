@@ -25,17 +25,19 @@ The two formats differ in what a bad line means:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from itertools import chain, repeat
+from typing import Any, BinaryIO, NamedTuple
 
 from prometheus_client.openmetrics.parser import text_fd_to_metric_families as _om_families
 from prometheus_client.parser import text_fd_to_metric_families as _classic_families
 
 from costs.metrics.parsers import (
     CHUNK_SAMPLE_LINES,
+    MAX_LINE_BYTES,
     ParsedSample,
     ParseFailure,
     Reject,
-    iter_lines,
+    skip_long_line,
 )
 
 __all__ = ["parse_openmetrics", "parse_prometheus_text"]
@@ -81,70 +83,112 @@ def _metadata_name(text: str) -> str | None:
 
 
 def _to_samples(families: Iterable[Any], lines: list[int]) -> list[ParsedSample]:
+    # Per sample of files with millions: tuple.__new__ skips the NamedTuple's
+    # Python-level __new__, and the sample's fields are read by index
+    # (prometheus_client's Sample is a NamedTuple: name, labels, value,
+    # timestamp, ...).
     out: list[ParsedSample] = []
-    index = 0
-    fallback = lines[-1] if lines else 0
+    append = out.append
+    new = tuple.__new__
+    cls = ParsedSample
+    line_numbers = chain(lines, repeat(lines[-1] if lines else 0))
     for family in families:
-        for sample in family.samples:
-            line = lines[index] if index < len(lines) else fallback
-            index += 1
-            ts = sample.timestamp
-            out.append(
-                ParsedSample(
-                    line,
-                    sample.name,
-                    family.name,
-                    family.type,
-                    sample.labels,
-                    sample.value,
-                    float(ts) if ts is not None else None,
+        family_name = family.name
+        family_type = family.type
+        for sample, line in zip(family.samples, line_numbers, strict=False):
+            ts = sample[3]
+            append(
+                new(
+                    cls,
+                    (
+                        line,
+                        sample[0],
+                        family_name,
+                        family_type,
+                        sample[1],
+                        sample[2],
+                        float(ts) if ts is not None else None,
+                    ),
                 )
             )
     return out
 
 
-def _chunks(
-    f: BinaryIO, *, openmetrics: bool
-) -> Iterator[tuple[list[tuple[int, str]], list[int], bool, str | None] | Reject]:
-    """Yield ``(entries, sample line numbers, is_last, continued family)``
-    per chunk, or a ``Reject`` for a line that cannot even be read."""
+class _Chunk(NamedTuple):
+    """Lines of one chunk: numbers and texts side by side (the texts go to
+    the parser as they are), the sample lines' numbers, whether it is the
+    file's last chunk, and the family it continues from the previous one."""
+
+    linenos: list[int]
+    texts: list[str]
+    sample_lines: list[int]
+    last: bool
+    continued: str | None
+
+    def entries(self) -> list[tuple[int, str]]:
+        return list(zip(self.linenos, self.texts, strict=True))
+
+
+def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
+    """Yield the file's chunks, or a ``Reject`` for a line that cannot even
+    be read. The line loop is ``iter_lines`` inlined: this runs per line of
+    files of millions of lines, beside a parser that is the slow part."""
     header: list[tuple[int, str]] = []
     family: str | None = None
-    entries: list[tuple[int, str]] = []
+    linenos: list[int] = []
+    texts: list[str] = []
     sample_lines: list[int] = []
     previous = ""
     continued: str | None = None
-    for lineno, text, reason in iter_lines(f):
-        if text is None:
+    readline = f.readline
+    limit = MAX_LINE_BYTES + 1
+    lineno = 0
+    while True:
+        raw = readline(limit)
+        if not raw:
+            break
+        lineno += 1
+        reason = ""
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            reason = skip_long_line(f, len(raw))
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"not valid UTF-8 at byte {exc.start}"
+        if reason:
             if openmetrics:
                 raise ParseFailure(reason, lineno)
             yield Reject(lineno, reason)
             continue
-        if text.startswith("#"):
+        if text[0] == "#":
             name = _metadata_name(text)
             if name is not None:
                 if name != family:
                     header = []
                     family = name
                 header.append((lineno, text))
-            entries.append((lineno, text))
+            linenos.append(lineno)
+            texts.append(text)
             continue
-        if not openmetrics and not text.strip():
+        if not openmetrics and text.isspace():
             continue
         # Names are only looked at where a cut is due (keeps the hot loop lean).
         if len(sample_lines) >= CHUNK_SAMPLE_LINES:
             name = _sample_name(text)
             if _safe_cut(name, _sample_name(previous)):
-                yield entries, sample_lines, False, continued
+                yield _Chunk(linenos, texts, sample_lines, False, continued)
                 # A family that goes on into the next chunk keeps its metadata.
                 continues = family is not None and name.startswith(family)
-                entries = list(header) if continues else []
+                linenos = [n for n, _ in header] if continues else []
+                texts = [t for _, t in header] if continues else []
                 continued = family if continues else None
                 sample_lines = []
-        entries.append((lineno, text))
+        linenos.append(lineno)
+        texts.append(text)
         sample_lines.append(lineno)
         previous = text
-    yield entries, sample_lines, True, continued
+    yield _Chunk(linenos, texts, sample_lines, True, continued)
 
 
 def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
@@ -153,11 +197,10 @@ def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
         if isinstance(chunk, Reject):
             yield chunk
             continue
-        entries, sample_lines, _, _ = chunk
         try:
-            samples = _to_samples(prometheus_families(t for _, t in entries), sample_lines)
+            samples = _to_samples(prometheus_families(chunk.texts), chunk.sample_lines)
         except _PARSE_ERRORS:
-            yield from _line_by_line(entries)
+            yield from _line_by_line(chunk.entries())
             continue
         yield from samples
 
@@ -200,7 +243,8 @@ def parse_openmetrics(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
     for chunk in _chunks(f, openmetrics=True):
         if isinstance(chunk, Reject):  # pragma: no cover - OpenMetrics raises instead
             raise ParseFailure(chunk.reason, chunk.line)
-        entries, sample_lines, last, continued = chunk
+        entries, sample_lines = chunk.entries(), chunk.sample_lines
+        last, continued = chunk.last, chunk.continued
         declared_here: set[str] = set()
         for lineno, text in entries:
             name = _metadata_name(text)
