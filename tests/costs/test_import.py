@@ -406,3 +406,14 @@ def test_query_range_batches_keep_per_sample_checks_scale_and_counts(run_import:
     )
     assert energy_values[:3] == [0.0, 1.0, 2.0]
     assert job.unmapped == {"not_a_known_metric": 50}
+
+
+def test_gc_frozen_unfreezes_even_when_the_import_fails() -> None:
+    import gc
+
+    from costs.metrics.pipeline import gc_frozen
+
+    with pytest.raises(RuntimeError), gc_frozen():
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("parse failure")
+    assert gc.get_freeze_count() == 0
