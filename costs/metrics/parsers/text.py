@@ -82,12 +82,12 @@ def _metadata_name(text: str) -> str | None:
     return None
 
 
-def _to_samples(families: Iterable[Any], lines: list[int]) -> list[ParsedSample]:
+def _to_samples(families: Iterable[Any], lines: list[int]) -> list[ParsedSample | Reject]:
     # Per sample of files with millions: tuple.__new__ skips the NamedTuple's
     # Python-level __new__, and the sample's fields are read by index
     # (prometheus_client's Sample is a NamedTuple: name, labels, value,
     # timestamp, ...).
-    out: list[ParsedSample] = []
+    out: list[ParsedSample | Reject] = []
     append = out.append
     new = tuple.__new__
     cls = ParsedSample
@@ -192,17 +192,24 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
 
 
 def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
-    """Classic Prometheus text: bad lines are rejects, the rest is imported."""
+    """Classic Prometheus text: bad lines are rejects, the rest is imported.
+
+    Chunks are flattened by ``chain`` (in C) rather than a ``yield`` per
+    sample in Python."""
+    return chain.from_iterable(_prometheus_text_blocks(f))
+
+
+def _prometheus_text_blocks(f: BinaryIO) -> Iterator[list[ParsedSample | Reject]]:
     for chunk in _chunks(f, openmetrics=False):
         if isinstance(chunk, Reject):
-            yield chunk
+            yield [chunk]
             continue
         try:
             samples = _to_samples(prometheus_families(chunk.texts), chunk.sample_lines)
         except _PARSE_ERRORS:
-            yield from _line_by_line(chunk.entries())
+            yield list(_line_by_line(chunk.entries()))
             continue
-        yield from samples
+        yield samples
 
 
 def _line_by_line(entries: list[tuple[int, str]]) -> Iterator[ParsedSample | Reject]:
