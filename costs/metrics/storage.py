@@ -1,7 +1,9 @@
 """Bulk writes of samples, inside the import job's transaction.
 
 PostgreSQL: each batch goes through psycopg's binary ``COPY ... FROM STDIN``
-straight into ``costs_sample`` inside a savepoint; that is as fast as a raw
+(payload packed by numpy, rows in (series, ts) order, sent by a writer
+thread so the server works while Python parses on) straight into
+``costs_sample`` inside a savepoint; that is as fast as a raw
 COPY, and it is the common case (new data). When the batch hits a sample
 that already exists (a re-import, an overlap, a timestamp repeated in the
 file), the savepoint is rolled back and the batch goes the safe way: COPY
