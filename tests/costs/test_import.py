@@ -31,6 +31,7 @@ def csv_rows(*rows: tuple[float, str, float, str]) -> str:
     return "".join(f"{ts},{name},{value},{labels}\n" for ts, name, value, labels in rows)
 
 
+@pytest.mark.sample_data
 def test_vllm_scrape_maps_histograms_and_counters(run_import: Run) -> None:
     job = run_import(DATA / "vllm/datadog_vllm_fixture_metrics.txt")
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
@@ -49,6 +50,7 @@ def test_vllm_scrape_maps_histograms_and_counters(run_import: Run) -> None:
     assert job.window_start == job.window_end == SCRAPE_TIME
 
 
+@pytest.mark.sample_data
 def test_real_scrapes_and_api_responses_import(run_import: Run) -> None:
     for path in [
         "vllm/kops_vllm_qwen25_0.5b_scrape.txt",
@@ -64,6 +66,7 @@ def test_real_scrapes_and_api_responses_import(run_import: Run) -> None:
         assert job.rejected == 0, (path, job.rejects)
 
 
+@pytest.mark.sample_data
 def test_dcgm_units_are_converted_and_bitmasks_decoded(run_import: Run) -> None:
     job = run_import(DATA / "dcgm-exporter/datadog_dcgm_fixture_metrics.txt")
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
@@ -135,6 +138,7 @@ def test_duplicate_timestamps_within_a_file_count_as_duplicates(run_import: Run)
     assert (job.samples_stored, job.duplicates) == (2, 1)
 
 
+@pytest.mark.sample_data
 def test_scrape_without_timestamps_reimported_with_same_scrape_time_is_idempotent(
     run_import: Run,
 ) -> None:
@@ -170,6 +174,7 @@ def test_failure_mid_job_leaves_no_rows_and_says_why(
     assert HourlyRollup.objects.count() == 0
 
 
+@pytest.mark.sample_data
 def test_unparseable_file_fails_and_stores_nothing(run_import: Run) -> None:
     content = (
         DATA / "prometheus-text/openmetrics-parser-tests/bad_counter_values_0/metrics"
@@ -350,6 +355,7 @@ def test_requeue_stale_jobs_enqueues_lost_ones(
     assert enqueued == [job.pk]
 
 
+@pytest.mark.sample_data
 def test_truncated_scrape_rejects_the_cut_line_and_keeps_the_rest(run_import: Run) -> None:
     content = (DATA / "dcgm-exporter/kops_L4_dcgm_exporter_scrape.txt").read_bytes()
     lines = content.splitlines(keepends=True)
