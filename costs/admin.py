@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 
 from costs.beat import metric_source_sync_schedule, metric_source_unschedule
 from costs.models import (
@@ -109,6 +109,9 @@ class ImportJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class MetricSourceAdmin(AuditedAdmin):
     """Saving a source creates or updates its Celery beat PeriodicTask;
     deleting it removes the task (costs/beat.py)."""
+
+    # Prometheus servers inside the network are usually plain http.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
 
     list_display = [
         "name",

@@ -93,6 +93,7 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Vendor)
 class VendorAdmin(AuditedAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "slug", "contact_email", "website"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
