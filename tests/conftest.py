@@ -154,6 +154,10 @@ def as_user(client: Any) -> Callable[[Any], Any]:
     return login
 
 
+# queue name -> the worker's Popen, for tests that kill a worker mid-task.
+worker_processes: dict[str, Any] = {}
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db: None, tmp_path: Any) -> Any:
     """A real ``celery worker`` process on the test database and the Redis broker.
@@ -210,8 +214,10 @@ def celery_worker_process(transactional_db: None, tmp_path: Any) -> Any:
     )
     app.conf.task_always_eager = False
     try:
+        worker_processes[queue] = proc
         yield queue
     finally:
+        worker_processes.pop(queue, None)
         app.conf.task_always_eager = True
         proc.terminate()
         try:

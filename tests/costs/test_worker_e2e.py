@@ -46,3 +46,42 @@ def test_real_worker_imports_vllm_scrape(
     run_import_job.apply_async((job.pk,), queue=celery_worker_process)
     time.sleep(2)
     assert Sample.objects.filter(series__backend=backend).count() == job.samples_stored
+
+
+def test_worker_killed_mid_job_leaves_nothing_and_the_retry_stores_exactly_the_file(
+    celery_worker_process: str, backend: Backend, admin_user, tmp_path
+) -> None:
+    import datetime as dt
+    import signal
+
+    from costs.services import import_job_run
+    from tests.conftest import worker_processes
+
+    seed_catalog()
+    rows = 400_000
+    big = tmp_path / "big.csv"
+    with big.open("w") as out:
+        for i in range(rows):
+            out.write(f"{1772359200 + (i // 8) * 15},power_watts,{100 + i % 50},gpu={i % 8}\n")
+    job = import_job_create(actor=admin_user, backend=backend, file=str(big), enqueue=False)
+
+    run_import_job.apply_async((job.pk,), queue=celery_worker_process)
+    deadline = time.monotonic() + 60
+    while ImportJob.objects.get(pk=job.pk).bytes_done == 0:
+        assert time.monotonic() < deadline, "the worker never started the job"
+        time.sleep(0.05)
+    worker_processes[celery_worker_process].send_signal(signal.SIGKILL)
+    worker_processes[celery_worker_process].wait(timeout=30)
+
+    killed = ImportJob.objects.get(pk=job.pk)
+    assert killed.status == ImportJob.Status.RUNNING  # nobody finished it
+    assert not Sample.objects.filter(series__backend=backend).exists()  # rolled back
+
+    # The redelivered task (or the stale-job sweep) runs it again once the
+    # claim is older than the task's time limit.
+    ImportJob.objects.filter(pk=job.pk).update(claimed_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert import_job_run(job_id=job.pk) is not None
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert (job.samples_stored, job.duplicates, job.rejected) == (rows, 0, 0)
+    assert Sample.objects.filter(series__backend=backend).count() == rows
