@@ -71,15 +71,7 @@ class ImportUploadForm(forms.Form):
         cleaned = super().clean() or {}
         backend: Backend | None = cleaned.get("backend")
         pilot: Pilot | None = cleaned.get("pilot")
-        if (
-            backend is not None
-            and pilot is not None
-            and backend.pk
-            not in {
-                pilot.candidate_backend_id,
-                pilot.baseline_backend_id,
-            }
-        ):
+        if backend is not None and pilot is not None and not pilot.runs_on(backend):
             self.add_error(
                 "pilot",
                 f"Pilot {pilot} runs on {pilot.candidate_backend} (candidate) and "

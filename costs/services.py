@@ -123,10 +123,7 @@ def import_job_create(
     """
     if fmt not in ImportJob.Format.values:
         raise ValidationError({"format": f"Unknown format {fmt!r}."})
-    if pilot is not None and backend.pk not in (
-        pilot.candidate_backend_id,
-        pilot.baseline_backend_id,
-    ):
+    if pilot is not None and not pilot.runs_on(backend):
         raise ValidationError({"pilot": "The pilot does not run on this backend."})
     if scrape_time is not None and timezone.is_naive(scrape_time):
         raise ValidationError({"scrape_time": "Give a timezone-aware time."})

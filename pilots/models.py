@@ -128,6 +128,11 @@ class Pilot(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def runs_on(self, backend: Backend) -> bool:
+        """Whether ``backend`` is this pilot's candidate or baseline: metrics
+        of other backends cannot be attributed to the pilot."""
+        return backend.pk in (self.candidate_backend_id, self.baseline_backend_id)
+
     @property
     def scope(self) -> str:
         """The change-log scope that gathers this pilot's records."""

@@ -90,10 +90,7 @@ class ImportJobCreateSerializer(serializers.Serializer[Any]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         pilot = attrs.get("pilot")
         backend = attrs["backend"]
-        if pilot is not None and backend.pk not in (
-            pilot.candidate_backend_id,
-            pilot.baseline_backend_id,
-        ):
+        if pilot is not None and not pilot.runs_on(backend):
             raise serializers.ValidationError({"pilot": "The pilot does not run on this backend."})
         return attrs
 

@@ -121,10 +121,7 @@ class BackendSummaryView(APIView):
         window.is_valid(raise_exception=True)
         data = window.validated_data
         pilot = data.get("pilot")
-        if pilot is not None and backend.pk not in (
-            pilot.candidate_backend_id,
-            pilot.baseline_backend_id,
-        ):
+        if pilot is not None and not pilot.runs_on(backend):
             # An empty summary would read as "no traffic"; say what is wrong.
             raise ValidationError({"pilot": [f"Pilot {pilot.pk} does not run on {backend.slug}."]})
         summary = selectors.metrics_summary(
