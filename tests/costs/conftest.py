@@ -20,6 +20,22 @@ from costs.services import import_job_create, import_job_run
 from pilots.models import Backend, Pilot, Vendor
 from tests.conftest import SAMPLE_DATA
 
+# The figures issue 3 asks the metrics summary for (API and pilot panel).
+ISSUE_SUMMARY_FIELDS = (
+    "requests",
+    "tokens_generated",
+    "tokens_per_second",
+    *(f"{kind}_{q}" for kind in ("e2e", "ttft") for q in ("p50", "p95", "p99", "p999")),
+    "error_rate",
+    "utilization_mean",
+    "utilization_max",
+    "power_mean",
+    "energy_joules",
+    "joules_per_token",
+    "temperature_max",
+    "throttle_seconds",
+)
+
 # Tests that read these files carry the ``sample_data`` marker.
 DATA = SAMPLE_DATA
 

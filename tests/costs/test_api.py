@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from costs.models import ImportJob, Sample
-from pilots.models import Backend, Pilot, Vendor
+from pilots.models import Backend, Pilot
+from tests.costs.conftest import ISSUE_SUMMARY_FIELDS
 from tests.factories import BackendFactory
 
 pytestmark = pytest.mark.django_db
@@ -251,22 +252,6 @@ def test_stored_samples_only_appear_after_a_successful_job(
     assert Sample.objects.count() == 0
 
 
-ISSUE_SUMMARY_FIELDS = (
-    "requests",
-    "tokens_generated",
-    "tokens_per_second",
-    *(f"{kind}_{q}" for kind in ("e2e", "ttft") for q in ("p50", "p95", "p99", "p999")),
-    "error_rate",
-    "utilization_mean",
-    "utilization_max",
-    "power_mean",
-    "energy_joules",
-    "joules_per_token",
-    "temperature_max",
-    "throttle_seconds",
-)
-
-
 def test_summary_endpoint_gives_every_figure_the_issue_lists(
     client: Client, finance: Any, catalog: None
 ) -> None:
@@ -296,18 +281,9 @@ def test_outsider_cannot_read_a_job(
 
 
 def test_summary_refuses_a_pilot_that_does_not_run_on_the_backend(
-    client: Client, finance: Any, pilot: Pilot, vendor: Vendor
+    client: Client, finance: Any, pilot: Pilot
 ) -> None:
-    elsewhere = Backend.objects.create(
-        name="CPU pool",
-        slug="cpu-pool",
-        kind=Backend.Kind.CPU,
-        vendor=vendor,
-        device_model="EPYC",
-        device_count=4,
-        site="fra1",
-        region="eu",
-    )
+    elsewhere = BackendFactory.create(slug="cpu-pool", kind=Backend.Kind.CPU)
     client.force_login(finance)
     response = client.get(
         SUMMARY.format(slug=elsewhere.slug)

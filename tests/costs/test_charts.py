@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from costs import charts
 from costs.selectors import TIMESERIES_FIELDS
+from tests.costs.conftest import ISSUE_SUMMARY_FIELDS
 
 T0 = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
 
@@ -171,19 +172,6 @@ def test_summary_rows_give_the_candidate_to_baseline_ratio():
 
 
 def test_summary_rows_cover_every_figure_the_issue_lists():
-    listed = {
-        "requests",
-        "tokens_generated",
-        "tokens_per_second",
-        *(f"{kind}_{q}" for kind in ("e2e", "ttft") for q in ("p50", "p95", "p99", "p999")),
-        "error_rate",
-        "utilization_mean",
-        "utilization_max",
-        "power_mean",
-        "energy_joules",
-        "joules_per_token",
-        "temperature_max",
-        "throttle_seconds",
-    }
+    listed = set(ISSUE_SUMMARY_FIELDS)
 
     assert listed <= {row.field for row in charts.SUMMARY_ROWS}
