@@ -16,6 +16,7 @@ from costs.metrics.parsers import (
     ParsedSample,
     ParseFailure,
     Reject,
+    csv_long,
     get_parser,
 )
 from costs.metrics.parsers import text as text_parsers
@@ -289,6 +290,62 @@ def test_csv_bad_rows_are_rejected_with_line_and_reason() -> None:
         (5, "label"),
     ]
     assert len(samples(items)) == 1
+
+
+def test_csv_gathers_each_series_of_a_chunk_into_one_batch_in_file_order() -> None:
+    content = (
+        b"1772359200,power_watts,1,gpu=0\n"
+        b"1772359200,power_watts,2,gpu=1\n"
+        b"1772359215,power_watts,3,gpu=0\n"
+        b"oops,power_watts,9,gpu=1\n"
+        b",power_watts,5,gpu=0\n"
+        b"1772359230,power_watts,4,gpu=1\n"
+    )
+    items = list(get_parser("csv")(io.BytesIO(content)))
+
+    assert [type(item).__name__ for item in items] == [
+        "ParsedBatch",  # gpu=0, where its first row was
+        "ParsedBatch",  # gpu=1
+        "Reject",
+        "ParsedSample",  # no timestamp: the scrape time applies, sample by sample
+    ]
+    gpu0, gpu1 = items[0], items[1]
+    assert isinstance(gpu0, ParsedBatch) and isinstance(gpu1, ParsedBatch)
+    assert (gpu0.labels, gpu0.line, gpu0.ts, gpu0.values) == (
+        {"gpu": "0"},
+        [1, 3],
+        [1772359200.0, 1772359215.0],
+        [1.0, 3.0],
+    )
+    assert (gpu1.line, gpu1.values) == ([2, 6], [2.0, 4.0])
+    assert isinstance(items[2], Reject)
+    assert (items[2].line, items[2].reason.split(" ")[0]) == (4, "timestamp")
+    assert items[3] == ParsedSample(
+        5, "power_watts", "power_watts", "unknown", {"gpu": "0"}, 5.0, None
+    )
+
+
+def test_csv_chunks_keep_line_numbers_header_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut into chunks of 2 lines: the header is only skipped as the
+    file's first row, a line too long to hold is a reject in its place, and
+    every sample keeps its line."""
+
+    monkeypatch.setattr(csv_long, "CSV_CHUNK_LINES", 2)
+    content = (
+        b"timestamp,metric,value,labels\n"
+        b"1772359200,power_watts,1,gpu=0\n"
+        b"1772359215,power_watts,2,gpu=0\n" + b"x" * (MAX_LINE_BYTES + 5) + b"\n"
+        b"timestamp,metric,value,labels\n"
+        b"1772359230,power_watts,3,gpu=0\n"
+    )
+    items = parse("csv", content)
+
+    assert [(s.line, s.value) for s in samples(items)] == [(2, 1.0), (3, 2.0), (6, 3.0)]
+    assert [(r.line, r.reason.split(" ")[0]) for r in rejects(items)] == [
+        (4, "line"),
+        (5, "timestamp"),
+    ]
+    assert [item.line for item in items] == [2, 3, 4, 5, 6]  # file order
 
 
 def test_detects_openmetrics_by_its_eof_marker() -> None:

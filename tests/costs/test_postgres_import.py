@@ -14,6 +14,7 @@ from django.db import connection, connections
 from costs import services
 from costs.metrics import storage
 from costs.metrics.catalog import seed_catalog
+from costs.metrics.parsers import csv_long
 from costs.models import HourlyRollup, ImportJob, Sample
 from costs.services import import_job_create, import_job_run
 from pilots.models import Backend
@@ -55,6 +56,7 @@ def test_progress_is_visible_to_other_connections_during_the_job(
 ) -> None:
     seed_catalog()
     monkeypatch.setattr(storage, "BATCH_SIZE", 500)
+    monkeypatch.setattr(csv_long, "CSV_CHUNK_LINES", 500)
     monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 0)
     job = new_job(backend, csv_bytes(5000))
     seen: list[tuple[int, int]] = []

@@ -17,7 +17,10 @@
   Quote the field (RFC 4180) if it contains a comma.
 
 The header row is optional. Rows are single lines (a quoted field cannot
-span lines), so a bad row is a reject with its line number.
+span lines), so a bad row is a reject with its line number, and the file
+can be cut into chunks of lines anywhere: ``csv_chunks`` reads them (a line
+too long to hold is a reject there), ``parse_csv_chunk`` parses one, in this
+process or in a parser process (``children``).
 """
 
 from __future__ import annotations
@@ -25,13 +28,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
-from typing import BinaryIO
+from itertools import chain
+from typing import Any, BinaryIO, NamedTuple
 
-from costs.metrics.parsers import MAX_LINE_BYTES, ParsedSample, Reject, skip_long_line
+from costs.metrics.parsers import (
+    MAX_LINE_BYTES,
+    ParsedBatch,
+    ParsedSample,
+    Reject,
+    skip_long_line,
+)
 
-__all__ = ["HEADER", "parse_csv", "parse_timestamp"]
+__all__ = [
+    "CSV_CHUNK_LINES",
+    "HEADER",
+    "CsvChunk",
+    "csv_chunks",
+    "parse_csv",
+    "parse_csv_chunk",
+    "parse_timestamp",
+]
 
 HEADER = ("timestamp", "metric", "value", "labels")
+CSV_CHUNK_LINES = 10_000
 
 
 def parse_timestamp(text: str) -> float | None:
@@ -64,45 +83,102 @@ def _labels(text: str) -> dict[str, str]:
     return labels
 
 
-def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
-    # Many rows share a timestamp (one per series per step) and a label
-    # text (one per series): both are parsed once and reused. The label
-    # dict is shared between samples; nothing downstream mutates it.
-    # The line loop is ``iter_lines`` inlined (a generator hop per row is a
-    # measurable share of the import); lines too long go through it.
-    label_cache: dict[str, dict[str, str] | str] = {}
-    last_ts_text: str | None = None
-    last_ts: float | None = None
-    first = True
+class CsvChunk(NamedTuple):
+    """Consecutive raw lines (newlines kept), the first one's number, and
+    whether the file's header row may be among them."""
+
+    first_line: int
+    lines: list[bytes]
+    header_possible: bool
+
+
+def csv_chunks(f: BinaryIO) -> Iterator[CsvChunk | Reject]:
+    """The file as chunks of at most ``CSV_CHUNK_LINES`` lines, in file
+    order, with a ``Reject`` where a line is too long to hold (the chunk
+    before it is yielded first, so items keep the file's order)."""
+    size = CSV_CHUNK_LINES
+    lines: list[bytes] = []
+    first_line = 1
+    header_possible = True
     readline = f.readline
     limit = MAX_LINE_BYTES + 1
     lineno = 0
-    sample = ParsedSample
     while True:
         raw = readline(limit)
         if not raw:
-            return
+            break
         lineno += 1
         if len(raw) == limit and not raw.endswith(b"\n"):
+            if lines:
+                yield CsvChunk(first_line, lines, header_possible)
+                header_possible = False
             yield Reject(lineno, skip_long_line(f, len(raw)))
+            lines, first_line = [], lineno + 1
             continue
+        lines.append(raw)
+        if len(lines) >= size:
+            yield CsvChunk(first_line, lines, header_possible)
+            lines, first_line, header_possible = [], lineno + 1, False
+    if lines:
+        yield CsvChunk(first_line, lines, header_possible)
+
+
+def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | ParsedBatch | Reject]:
+    """Chunks parsed one after the other, flattened by ``chain`` (in C)."""
+    return chain.from_iterable(
+        [chunk] if isinstance(chunk, Reject) else parse_csv_chunk(chunk) for chunk in csv_chunks(f)
+    )
+
+
+def parse_csv_chunk(
+    chunk: CsvChunk,
+    sample_type: type[tuple[Any, ...]] = ParsedSample,
+    reject_type: type[tuple[Any, ...]] = Reject,
+    batch_type: type[tuple[Any, ...]] = ParsedBatch,
+) -> list[Any]:
+    """A chunk's items: a ``ParsedBatch`` per series (the rows of the chunk
+    with that metric and label text, in file order, placed where the first
+    of them was), a ``Reject`` per bad row, and a ``ParsedSample`` per row
+    without a timestamp (the scrape time applies later). Passing ``tuple``
+    for the three types gives plain tuples, which ``marshal`` can send from
+    a parser process: 7 fields for a sample, 5 for a batch, 2 for a reject.
+
+    A long CSV is usually sorted by time, one row per series per step, so a
+    series' rows are spread over the chunk: gathering them gives the
+    pipeline runs of one series to map once and check vectorised, instead
+    of a lookup per row. Many rows share a timestamp and a label text: both
+    are parsed once and reused (the label dict is shared; nothing downstream
+    mutates it). Items are made with tuple.__new__, which skips the
+    NamedTuple's Python-level __new__.
+    """
+    out: list[Any] = []
+    append = out.append
+    new = tuple.__new__
+    label_cache: dict[str, dict[str, str] | str] = {}
+    series: dict[tuple[str, str], tuple[list[int], list[float], list[float]]] = {}
+    last_ts_text: str | None = None
+    last_ts: float | None = None
+    header_possible = chunk.header_possible
+    lineno = chunk.first_line - 1
+    for raw in chunk.lines:
+        lineno += 1
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield Reject(lineno, f"not valid UTF-8 at byte {exc.start}")
+            append(new(reject_type, (lineno, f"not valid UTF-8 at byte {exc.start}")))
             continue
         if '"' in text:
             try:
                 row = next(csv.reader([text]))
             except (csv.Error, StopIteration) as exc:
-                yield Reject(lineno, f"invalid CSV: {exc}")
+                append(new(reject_type, (lineno, f"invalid CSV: {exc}")))
                 continue
         else:
             row = text.rstrip("\r\n").split(",")
             if len(row) == 1 and not row[0].strip():
                 continue  # a blank line
-        if first:
-            first = False
+        if header_possible:
+            header_possible = False
             if [c.strip().lower() for c in row[:4]] == list(HEADER[: len(row[:4])]):
                 continue
         if len(row) == 4:
@@ -111,24 +187,21 @@ def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
             ts_text, name, value_text = row
             label_text = ""
         else:
-            yield Reject(
-                lineno,
-                f"expected 3 or 4 columns (timestamp,metric,value,labels), got {len(row)}",
-            )
+            reason = f"expected 3 or 4 columns (timestamp,metric,value,labels), got {len(row)}"
+            append(new(reject_type, (lineno, reason)))
             continue
         if ts_text != last_ts_text:
             try:
                 last_ts = parse_timestamp(ts_text)
             except (ValueError, OverflowError):
-                yield Reject(
-                    lineno, f"timestamp {ts_text[:40]!r} is neither ISO-8601 nor epoch seconds"
-                )
+                reason = f"timestamp {ts_text[:40]!r} is neither ISO-8601 nor epoch seconds"
+                append(new(reject_type, (lineno, reason)))
                 continue
             last_ts_text = ts_text
         try:
             value = float(value_text)
         except ValueError:
-            yield Reject(lineno, f"value {value_text[:40]!r} is not a number")
+            append(new(reject_type, (lineno, f"value {value_text[:40]!r} is not a number")))
             continue
         labels = label_cache.get(label_text)
         if labels is None:
@@ -136,13 +209,24 @@ def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
                 labels = _labels(label_text)
             except ValueError as exc:
                 labels = str(exc)
-            if len(label_cache) < 100_000:  # bounded, whatever the file
-                label_cache[label_text] = labels
+            label_cache[label_text] = labels  # at most one per line of the chunk
         if type(labels) is str:
-            yield Reject(lineno, labels)
+            append(new(reject_type, (lineno, labels)))
             continue
         name = name.strip()
         if not name:
-            yield Reject(lineno, "metric name is empty")
+            append(new(reject_type, (lineno, "metric name is empty")))
             continue
-        yield sample(lineno, name, name, "unknown", labels, value, last_ts)  # type: ignore[arg-type]
+        if last_ts is None:
+            append(new(sample_type, (lineno, name, name, "unknown", labels, value, None)))
+            continue
+        key = (name, label_text)
+        run = series.get(key)
+        if run is None:
+            run = series[key] = ([], [], [])
+            # The batch holds the run's lists, which fill as rows come.
+            append(new(batch_type, (run[0], name, labels, run[1], run[2])))
+        run[0].append(lineno)
+        run[1].append(last_ts)
+        run[2].append(value)
+    return out
