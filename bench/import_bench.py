@@ -23,9 +23,11 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -300,6 +302,37 @@ def child_parse_only(path: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "samples": count}
 
 
+class ChildrenPeak(threading.Thread):
+    """Polls the peak RSS (VmHWM) of this process's children: the parser
+    processes of a Prometheus text import. (RUSAGE_CHILDREN cannot say: a
+    spawned child's ru_maxrss starts at the parent's RSS before its exec.)"""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks_kb: dict[str, int] = {}
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            for children in Path("/proc/self/task").glob("*/children"):
+                for pid in children.read_text().split():
+                    try:
+                        status = Path(f"/proc/{pid}/status").read_text()
+                    except OSError:
+                        continue
+                    for line in status.splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peaks_kb[pid] = int(line.split()[1])
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+    def total_kb(self) -> int:
+        return sum(self.peaks_kb.values())
+
+
 def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
     import django
 
@@ -328,6 +361,7 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
             "region": "bench",
         },
     )
+    watcher = ChildrenPeak()
     started = time.perf_counter()
     # What the upload page and the import_metrics command do: store the file,
     # create the job; then the Celery task's body, run here synchronously.
@@ -342,8 +376,14 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
     run_import_job.apply(args=(job.pk,))
     seconds = time.perf_counter() - started
     job.refresh_from_db()
+    watcher.stop()
+    # Peak memory of the import as a whole: this process plus the parser
+    # processes a Prometheus text import starts.
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "seconds": seconds,
+        "peak_rss_mb": (own + watcher.total_kb()) / 1024,
+        "parser_processes": len(watcher.peaks_kb),
         "status": str(job.status),
         "samples": job.samples_read,
         "stored": job.samples_stored,
@@ -367,8 +407,8 @@ def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     if proc.returncode != 0:
         raise SystemExit(f"child {args} failed with exit code {proc.returncode}")
     answer: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    # ru_maxrss is in kilobytes on Linux.
-    answer["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # ru_maxrss is in kilobytes on Linux; an import reports its own total.
+    answer.setdefault("peak_rss_mb", usage.ru_maxrss / 1024)
     return answer
 
 

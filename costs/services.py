@@ -306,13 +306,18 @@ def _ingest(
         now_ts=time.time(),
         max_rejects=ImportJob.MAX_REJECTS,
     )
+    items = parser(f)
     try:
         with gc_frozen():
-            ingestor.feed(parser(f))
+            ingestor.feed(items)
         stored = writer.finish()
     finally:
         # The COPY thread must be stopped before the transaction ends, on
-        # every way out (a parse failure rolls back behind it otherwise).
+        # every way out (a parse failure rolls back behind it otherwise),
+        # and a parser's own process or thread with it.
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
         writer.close()
     progress(force=True)
     window_start = window_end = None

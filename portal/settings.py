@@ -8,6 +8,7 @@ production: ``SECRET_KEY`` and ``ALLOWED_HOSTS`` then have no default.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -153,6 +154,12 @@ CACHES = {
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Child processes that parse a big Prometheus text file while the import
+# stores what they have parsed (costs/metrics/parsers/textproc.py); 0 parses
+# in the importing process. Default: 2 where there are 2 cores or more.
+METRICS_PARSER_PROCESSES = env_int(
+    "METRICS_PARSER_PROCESSES", 2 if (os.cpu_count() or 1) >= 2 else 0, minimum=0
+)
 
 # Security. Production runs behind a TLS-terminating proxy.
 SESSION_COOKIE_HTTPONLY = True

@@ -189,6 +189,9 @@ def celery_worker_process(transactional_db: None, tmp_path: Any) -> Any:
         "CELERY_RESULT_BACKEND": os.environ.get(
             "CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"
         ),
+        # Big Prometheus text files are parsed by child processes of the
+        # worker's, whatever the number of cores of the machine.
+        "METRICS_PARSER_PROCESSES": "2",
     }
     celery_bin = Path(sys.executable).with_name("celery")
     log_path = tmp_path / "worker.log"

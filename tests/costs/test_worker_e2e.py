@@ -85,3 +85,66 @@ def test_worker_killed_mid_job_leaves_nothing_and_the_retry_stores_exactly_the_f
     assert job.status == ImportJob.Status.SUCCEEDED
     assert (job.samples_stored, job.duplicates, job.rejected) == (rows, 0, 0)
     assert Sample.objects.filter(series__backend=backend).count() == rows
+
+
+def _parser_children(pid: int) -> list[int]:
+    """Children of process ``pid`` that run the Prometheus text parser."""
+    from pathlib import Path
+
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            continue
+        for child in pids:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"child_main" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def test_real_worker_parses_a_big_prometheus_text_file_in_child_processes(
+    celery_worker_process: str, backend: Backend, admin_user, tmp_path
+) -> None:
+    """A daemonic worker process starts the parser processes, the import
+    stores every sample, and no parser process outlives the job."""
+    from costs.metrics.parsers import textproc
+    from tests.conftest import worker_processes
+
+    seed_catalog()
+    steps, gpus = 8_000, 8
+    big = tmp_path / "big.prom"
+    with big.open("w") as out:
+        for step in range(steps):
+            out.write("# TYPE DCGM_FI_DEV_POWER_USAGE gauge\n")
+            millis = 1772359200000 + step * 15000
+            for gpu in range(gpus):
+                out.write(
+                    f'DCGM_FI_DEV_POWER_USAGE{{gpu="{gpu}",Hostname="node-1"}} '
+                    f"{100 + (step + gpu) % 50} {millis}\n"
+                )
+    assert big.stat().st_size > textproc.PROCESS_MIN_BYTES
+    job = import_job_create(actor=admin_user, backend=backend, file=str(big), enqueue=False)
+    worker_pid = worker_processes[celery_worker_process].pid
+
+    run_import_job.apply_async((job.pk,), queue=celery_worker_process)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 90
+    while ImportJob.objects.get(pk=job.pk).status not in (
+        ImportJob.Status.SUCCEEDED,
+        ImportJob.Status.FAILED,
+    ):
+        assert time.monotonic() < deadline, "the import did not finish"
+        seen.update(_parser_children(worker_pid))
+        time.sleep(0.02)
+    job.refresh_from_db()
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert (job.samples_read, job.samples_stored, job.rejected) == (steps * gpus, steps * gpus, 0)
+    assert Sample.objects.filter(series__backend=backend).count() == steps * gpus
+    assert len(seen) == 2
+    assert _parser_children(worker_pid) == []

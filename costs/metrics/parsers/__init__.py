@@ -56,7 +56,8 @@ class ParsedSample(NamedTuple):
 
 
 class ParsedBatch(NamedTuple):
-    """Consecutive samples of one series (same name and labels), as read.
+    """Samples of one series (same name and labels) in file order: a run of
+    consecutive ones (JSON), or a CSV chunk's rows of that series.
 
     ``line`` is the line of every sample (a one-line document) or a list
     with one line per sample.
@@ -132,10 +133,10 @@ def skip_long_line(f: BinaryIO, read: int) -> str:
 
 def get_parser(fmt: str) -> Parser:
     """The parser for a concrete format (``ImportJob.Format`` value)."""
-    from costs.metrics.parsers import csv_long, promjson, text
+    from costs.metrics.parsers import csv_long, promjson, text, textproc
 
     parsers: dict[str, Parser] = {
-        "prometheus_text": text.parse_prometheus_text,
+        "prometheus_text": textproc.parse_prometheus_text,
         "openmetrics": text.parse_openmetrics,
         "query_range_json": promjson.parse_prometheus_json,
         "csv": csv_long.parse_csv,

@@ -82,15 +82,20 @@ def _metadata_name(text: str) -> str | None:
     return None
 
 
-def _to_samples(families: Iterable[Any], lines: list[int]) -> list[ParsedSample | Reject]:
-    # Per sample of files with millions: tuple.__new__ skips the NamedTuple's
-    # Python-level __new__, and the sample's fields are read by index
-    # (prometheus_client's Sample is a NamedTuple: name, labels, value,
-    # timestamp, ...).
-    out: list[ParsedSample | Reject] = []
+def _to_samples(
+    families: Iterable[Any], lines: list[int], cls: type[tuple[Any, ...]] = ParsedSample
+) -> list[Any]:
+    """``ParsedSample``s in file order, each with its line number (``cls``
+    ``tuple`` gives plain tuples of the same fields, which ``marshal`` can
+    send from a parser process).
+
+    Per sample of files with millions: tuple.__new__ skips the NamedTuple's
+    Python-level __new__, and the sample's fields are read by index
+    (prometheus_client's Sample is a NamedTuple: name, labels, value,
+    timestamp, ...)."""
+    out: list[Any] = []
     append = out.append
     new = tuple.__new__
-    cls = ParsedSample
     line_numbers = chain(lines, repeat(lines[-1] if lines else 0))
     for family in families:
         family_name = family.name
