@@ -263,4 +263,11 @@ def browser_page() -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+            # ORM calls made while Playwright's event loop runs in this
+            # thread keep their connection apart (asgiref's Local follows
+            # the loop's context), out of reach of the test teardown: left
+            # open, it stops PostgreSQL from dropping the test database.
+            from django.db import connections
+
+            connections.close_all()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
