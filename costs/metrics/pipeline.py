@@ -9,6 +9,7 @@ including lines the parser refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 import re
@@ -276,10 +277,10 @@ class Ingestor:
             if ts is None:
                 ts = scrape_ts
             elif ts > max_ts:
-                reject(line, f"timestamp {ts:.3f} is more than 1 h in the future")
+                reject(line, f"timestamp {_when(ts)} is more than 1 h in the future")
                 continue
             elif ts < 0:
-                reject(line, f"timestamp {ts:.3f} is before 1970")
+                reject(line, f"timestamp {_when(ts)} is before 1970")
                 continue
             if type(index) is str:
                 reject(line, index)
@@ -293,6 +294,15 @@ class Ingestor:
                 pending_ts = writer.pending_ts
                 pending_values = writer.pending_values
         self.read += read
+
+
+def _when(ts: float) -> str:
+    """A refused timestamp as people read it (UTC), and as written."""
+    try:
+        moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:.3f}"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({ts:.3f})"
 
 
 def _series_key(raw: dict[str, str], resolved: Resolved) -> SeriesKey | str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,12 +113,28 @@ def test_csv_with_canonical_names_and_rejects(run_import: Run) -> None:
     assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 10]
     assert "NaN" in reasons[3]
     assert "negative" in reasons[4]
-    assert "future" in reasons[5]
+    when = r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+\.\d{3}\)"
+    assert re.fullmatch(f"timestamp {when} is more than 1 h in the future", reasons[5])
     assert "label name" in reasons[6]
     assert "control characters" in reasons[7]
     assert "longer than 1024" in reasons[8]
     assert "sentinel" in reasons[10]
     assert job.unmapped == {"no_such_metric": 1}
+
+
+def test_timestamps_before_1970_or_beyond_any_date_are_rejected_readably(run_import: Run) -> None:
+    content = csv_rows(
+        (T0, "power_watts", 1, "gpu=0"),
+        (-60, "power_watts", 1, "gpu=0"),
+        (1e20, "power_watts", 1, "gpu=0"),
+    )
+    job = run_import(content)
+    reasons = {r["line"]: r["reason"] for r in job.rejects}
+    assert job.samples_stored == 1
+    assert reasons == {
+        2: "timestamp 1969-12-31 23:59:00 UTC (-60.000) is before 1970",
+        3: "timestamp 100000000000000000000.000 is more than 1 h in the future",
+    }
 
 
 def test_importing_the_same_file_twice_stores_nothing_new(run_import: Run) -> None:
