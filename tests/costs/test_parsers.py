@@ -325,6 +325,33 @@ def test_csv_gathers_each_series_of_a_chunk_into_one_batch_in_file_order() -> No
     )
 
 
+def test_chunks_also_end_at_a_byte_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long lines cannot make a chunk of hundreds of megabytes: a chunk ends
+    at CHUNK_BYTES too, and the items do not change."""
+    text_content = b"# TYPE power_watts gauge\n" + b"".join(
+        f'power_watts{{gpu="{i}"}} {i}\n'.encode() for i in range(40)
+    )
+    csv_content = b"".join(f"1772359200,power_watts,{i},gpu={i}\n".encode() for i in range(40))
+    whole_text = parse("prometheus_text", text_content)
+    whole_csv = parse("csv", csv_content)
+
+    monkeypatch.setattr(text_parsers, "CHUNK_BYTES", 100)
+    monkeypatch.setattr(csv_long, "CHUNK_BYTES", 100)
+    text_chunks = list(text_parsers._chunks(io.BytesIO(text_content), openmetrics=False))
+    csv_chunks = list(csv_long.csv_chunks(io.BytesIO(csv_content)))
+    assert len(text_chunks) >= 8
+    assert len(csv_chunks) >= 8
+    assert parse("prometheus_text", text_content) == whole_text
+    assert parse("csv", csv_content) == whole_csv
+
+
+def test_a_timestamp_no_float_can_hold_is_one_reject() -> None:
+    content = b"# TYPE power_watts gauge\npower_watts 1 " + b"9" * 400 + b"\npower_watts 2\n"
+    items = parse("prometheus_text", content)
+    assert [r.line for r in rejects(items)] == [2]
+    assert [s.value for s in samples(items)] == [2.0]
+
+
 def test_csv_chunks_keep_line_numbers_header_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cut into chunks of 2 lines: the header is only skipped as the
     file's first row, a line too long to hold is a reject in its place, and

@@ -32,8 +32,8 @@ GPUS = 10
 
 def write_prometheus_text(path: Path, *, bad_utf8: bool) -> Path:
     """Every kind of reject the text parser makes: unreadable lines (not
-    UTF-8, too long) cut by the chunker, and a malformed line that makes
-    prometheus_client refuse its chunk."""
+    UTF-8, too long) cut by the chunker, and malformed lines that make
+    prometheus_client refuse their chunk."""
     with path.open("wb") as out:
         for step in range(STEPS):
             millis = 1772359200000 + step * 15000
@@ -49,6 +49,8 @@ def write_prometheus_text(path: Path, *, bad_utf8: bool) -> Path:
                 out.write(b"x" * (MAX_LINE_BYTES + 10) + b"\n")
             if step == 700:
                 out.write(b'power_watts{gpu="3" 12\n')
+            if step == 1200:  # a timestamp no float can hold
+                out.write(b'power_watts{gpu="4"} 1 ' + b"9" * 400 + b"\n")
     return path
 
 
@@ -101,9 +103,10 @@ def test_children_give_exactly_the_in_process_items(
 
     assert same(got, expected)
     rejects = [item for item in got if isinstance(item, Reject)]
-    assert len(rejects) == 3
+    assert len(rejects) == 4
     assert any("not valid UTF-8" in r.reason for r in rejects)
     assert any("longer than" in r.reason for r in rejects)
+    assert sum("not a valid Prometheus sample line" in r.reason for r in rejects) == 2
     assert sum(isinstance(item, ParsedSample) for item in got) == STEPS * GPUS * 2
     # Both children worked, and both are gone.
     assert len(started) == 2
@@ -236,7 +239,7 @@ def test_an_import_through_children_counts_and_stores_the_same(
     assert here.status == again.status == ImportJob.Status.SUCCEEDED
     assert here.samples_stored == STEPS * GPUS  # power; fan_rpm is unmapped
     assert here.unmapped_count == STEPS * GPUS
-    assert here.rejected == 2
+    assert here.rejected == 3
     assert again.samples_stored == 0
     assert again.duplicates == here.samples_stored
     assert (again.samples_read, again.rejected, again.unmapped_count) == (
@@ -269,3 +272,60 @@ def test_a_failing_import_stops_its_parser_processes(
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
     assert "disk on fire" in job.error
+
+
+def test_what_a_child_prints_does_not_get_between_its_answers(
+    messy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    noisy = (
+        "import sys; sys.path.insert(0, {root!r}); "
+        "from costs.metrics.parsers import textproc as t; answer = t._answer; "
+        "t._answer = lambda request: (print('a library talks'), answer(request))[1]; "
+        "t.child_main()"
+    )
+    monkeypatch.setattr(textproc, "_CHILD_CODE", noisy)
+    assert same(by_children(messy), in_process(messy))
+    assert "ended early" not in caplog.text
+
+
+def test_a_child_that_garbles_its_output_is_replaced_by_this_process(
+    messy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    garbling = "import sys; sys.stdout.write('not a frame' * 1000); sys.stdout.flush()  # {root}"
+    monkeypatch.setattr(textproc, "_CHILD_CODE", garbling)
+    assert same(by_children(messy), in_process(messy))
+    assert "ended early" in caplog.text
+
+
+def test_children_start_with_default_pipes_where_a_bigger_size_is_refused(
+    messy: Path, monkeypatch: pytest.MonkeyPatch, started: list[subprocess.Popen[bytes]]
+) -> None:
+    popen = subprocess.Popen
+
+    def strict(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        if kwargs.get("pipesize", -1) > 0:
+            raise PermissionError("pipe size above /proc/sys/fs/pipe-max-size")
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", strict)
+    assert same(by_children(messy), in_process(messy))
+    assert len(started) == 2
+
+
+def test_an_interrupted_shutdown_still_stops_every_child(
+    messy: Path, monkeypatch: pytest.MonkeyPatch, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """A Celery soft time limit can strike while the children are ending."""
+
+    def interrupted(child: subprocess.Popen[bytes], wait: float) -> None:
+        raise RuntimeError("soft time limit exceeded")
+
+    monkeypatch.setattr(textproc, "_end", interrupted)
+    threads_before = threading.active_count()
+    with messy.open("rb") as f:
+        stream = textproc.parse_prometheus_text(f, 2)
+        next(stream)
+        with pytest.raises(RuntimeError, match="soft time limit"):
+            stream.close()
+    assert [child.returncode for child in started] == [-signal.SIGKILL] * 2
+    assert threading.active_count() == threads_before

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
 __all__ = [
+    "CHUNK_BYTES",
     "CHUNK_SAMPLE_LINES",
     "MAX_LINE_BYTES",
     "ParseFailure",
@@ -36,6 +37,9 @@ __all__ = [
 
 MAX_LINE_BYTES = 64 * 1024
 CHUNK_SAMPLE_LINES = 5000
+# Chunks end at this size too, so long lines cannot make a chunk of hundreds
+# of megabytes (5000 lines of up to MAX_LINE_BYTES each).
+CHUNK_BYTES = 4 * 1024 * 1024
 
 
 class ParsedSample(NamedTuple):

@@ -32,6 +32,7 @@ from itertools import chain
 from typing import Any, BinaryIO, NamedTuple
 
 from costs.metrics.parsers import (
+    CHUNK_BYTES,
     MAX_LINE_BYTES,
     ParsedBatch,
     ParsedSample,
@@ -93,11 +94,12 @@ class CsvChunk(NamedTuple):
 
 
 def csv_chunks(f: BinaryIO) -> Iterator[CsvChunk | Reject]:
-    """The file as chunks of at most ``CSV_CHUNK_LINES`` lines, in file
-    order, with a ``Reject`` where a line is too long to hold (the chunk
+    """The file as chunks of at most ``CSV_CHUNK_LINES`` lines (or about
+    ``CHUNK_BYTES``), in file order, with a ``Reject`` where a line is too long to hold (the chunk
     before it is yielded first, so items keep the file's order)."""
     size = CSV_CHUNK_LINES
     lines: list[bytes] = []
+    chunk_bytes = 0
     first_line = 1
     header_possible = True
     readline = f.readline
@@ -113,12 +115,14 @@ def csv_chunks(f: BinaryIO) -> Iterator[CsvChunk | Reject]:
                 yield CsvChunk(first_line, lines, header_possible)
                 header_possible = False
             yield Reject(lineno, skip_long_line(f, len(raw)))
-            lines, first_line = [], lineno + 1
+            lines, first_line, chunk_bytes = [], lineno + 1, 0
             continue
         lines.append(raw)
-        if len(lines) >= size:
+        chunk_bytes += len(raw)
+        if len(lines) >= size or chunk_bytes >= CHUNK_BYTES:
             yield CsvChunk(first_line, lines, header_possible)
             lines, first_line, header_possible = [], lineno + 1, False
+            chunk_bytes = 0
     if lines:
         yield CsvChunk(first_line, lines, header_possible)
 

@@ -3,7 +3,8 @@
 
 Why chunks: both parsers accumulate a whole metric family before yielding
 it, and the classic one stops at the first bad line of the whole text. So
-the file is cut into chunks of at most ``CHUNK_SAMPLE_LINES`` sample lines,
+the file is cut into chunks of about ``CHUNK_SAMPLE_LINES`` sample lines or
+``CHUNK_BYTES`` bytes,
 only at places where a cut cannot change the meaning: before a new family,
 or inside a long family before a line that starts a new label group (never
 between a histogram's buckets and its ``_count``/``_sum``). The family's
@@ -32,6 +33,7 @@ from prometheus_client.openmetrics.parser import text_fd_to_metric_families as _
 from prometheus_client.parser import text_fd_to_metric_families as _classic_families
 
 from costs.metrics.parsers import (
+    CHUNK_BYTES,
     CHUNK_SAMPLE_LINES,
     MAX_LINE_BYTES,
     ParsedSample,
@@ -44,8 +46,9 @@ __all__ = ["parse_openmetrics", "parse_prometheus_text"]
 
 _SECONDARY_SUFFIXES = ("_count", "_sum", "_created", "_gcount", "_gsum")
 # The parsers raise these on malformed input (ValueError mostly, the others
-# from indexing into a line that is too short).
-_PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError)
+# from indexing into a line that is too short, or a timestamp of hundreds of
+# digits turned into a float).
+_PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError, OverflowError)
 
 
 def prometheus_families(lines: Iterable[str]) -> Iterable[Any]:
@@ -145,6 +148,7 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
     sample_lines: list[int] = []
     previous = ""
     continued: str | None = None
+    chunk_bytes = 0  # of its sample lines
     readline = f.readline
     limit = MAX_LINE_BYTES + 1
     lineno = 0
@@ -179,7 +183,8 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
         if not openmetrics and text.isspace():
             continue
         # Names are only looked at where a cut is due (keeps the hot loop lean).
-        if len(sample_lines) >= CHUNK_SAMPLE_LINES:
+        chunk_bytes += len(raw)
+        if len(sample_lines) >= CHUNK_SAMPLE_LINES or chunk_bytes >= CHUNK_BYTES:
             name = _sample_name(text)
             if _safe_cut(name, _sample_name(previous)):
                 yield _Chunk(linenos, texts, sample_lines, False, continued)
@@ -189,6 +194,7 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
                 texts = [t for _, t in header] if continues else []
                 continued = family if continues else None
                 sample_lines = []
+                chunk_bytes = len(raw)
         linenos.append(lineno)
         texts.append(text)
         sample_lines.append(lineno)

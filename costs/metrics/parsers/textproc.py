@@ -58,6 +58,10 @@ PROCESS_MIN_BYTES = 4 * 1024 * 1024
 READ_AHEAD_CHUNKS = 4
 # How long a child that has answered every chunk gets to exit by itself.
 EXIT_WAIT_SECONDS = 5.0
+# Pipe buffers (Linux' default limit for unprivileged processes), and the
+# largest frame believed: chunks are bounded (text.CHUNK_BYTES and lines).
+PIPE_BYTES = 1024 * 1024
+MAX_FRAME_BYTES = 256 * 1024 * 1024
 _FRAME = struct.Struct("!Q")
 _ROOT = Path(__file__).resolve().parents[3]
 _CHILD_CODE = (
@@ -71,7 +75,7 @@ _DEAD = object()
 Item = ParsedSample | Reject
 
 
-def parse_prometheus_text(f: BinaryIO, processes: int | None = None) -> Iterator[Item]:
+def parse_prometheus_text(f: BinaryIO, processes: int | None = None) -> SampleStream:
     """Classic Prometheus text (``text.parse_prometheus_text``'s items),
     parsed by ``processes`` child processes (default: the
     ``METRICS_PARSER_PROCESSES`` setting) when the file is big enough to
@@ -145,13 +149,13 @@ class _ChildParsers:
         self.children: list[subprocess.Popen[bytes] | None] = []
 
     def blocks(self) -> Iterator[Iterable[Item]]:
-        self.children = [_start_child() for _ in range(self.processes)]
-        replies = [child.stdout if child is not None else None for child in self.children]
         feeder = threading.Thread(target=self._feed, name="prometheus-text-feeder", daemon=True)
-        feeder.start()
         n = 0
         finished = False
         try:
+            self.children = [_start_child() for _ in range(self.processes)]
+            replies = [child.stdout if child is not None else None for child in self.children]
+            feeder.start()
             while True:
                 chunk = self.chunks.get()
                 if chunk is _END:
@@ -176,18 +180,28 @@ class _ChildParsers:
                 else:
                     yield _items(chunk, answer)
         finally:
-            self.stop.set()
-            # At the end of the file the children have answered everything
-            # and are exiting. Otherwise killing them unblocks a feeder
-            # writing to them; draining the queue, one waiting for room.
-            # Only then are pipes closed.
+            self._shut_down(feeder, finished)
+
+    def _shut_down(self, feeder: threading.Thread, finished: bool) -> None:
+        """At the end of the file the children have answered everything and
+        are exiting. Otherwise killing them unblocks a feeder writing to
+        them; draining the queue, one waiting for room. Only then are pipes
+        closed. Whatever interrupts this (a Celery soft time limit), no
+        child is left running."""
+        self.stop.set()
+        try:
             for child in self.children:
                 if child is not None:
                     _end(child, wait=EXIT_WAIT_SECONDS if finished else 0)
-            while feeder.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    self.chunks.get(timeout=0.05)
-            feeder.join()
+        finally:
+            for child in self.children:
+                if child is not None and child.poll() is None:
+                    child.kill()
+            if feeder.ident is not None:  # started
+                while feeder.is_alive():
+                    with contextlib.suppress(queue.Empty):
+                        self.chunks.get(timeout=0.05)
+                feeder.join()
             for child in self.children:
                 _reap(child)
 
@@ -233,12 +247,20 @@ class _ChildParsers:
 def _start_child() -> subprocess.Popen[bytes] | None:
     if not sys.executable:
         return None
+    # -I: the child's imports come from this interpreter's site-packages and
+    # the project root (_CHILD_CODE), never from the working directory.
+    command = [sys.executable, "-I", "-c", _CHILD_CODE.format(root=str(_ROOT))]
     try:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and code
-            [sys.executable, "-c", _CHILD_CODE.format(root=str(_ROOT))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        try:
+            # Pipes that hold a whole chunk, so a child parses the next one
+            # while its answer waits to be read.
+            return subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pipesize=PIPE_BYTES
+            )
+        except PermissionError:  # a pipe size above the system's limit
+            return subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
     except OSError:
         logger.warning("Cannot start a Prometheus text parser process; parsing here")
         return None
@@ -269,21 +291,31 @@ def _write_frame(out: IO[bytes], value: Any) -> None:
 
 
 def _read_frame(source: IO[bytes]) -> Any:
-    """The next frame's value, or ``_DEAD`` at a premature end."""
+    """The next frame's value, or ``_DEAD`` at a premature end or on
+    anything that is not a frame."""
     head = source.read(_FRAME.size)
     if len(head) < _FRAME.size:
         return _DEAD
     (size,) = _FRAME.unpack(head)
+    if size > MAX_FRAME_BYTES:
+        return _DEAD
     data = source.read(size)
     if len(data) < size:
         return _DEAD
-    return marshal.loads(data)  # noqa: S302 - frames from our own child
+    try:
+        return marshal.loads(data)  # noqa: S302 - frames from our own child
+    except (EOFError, ValueError, TypeError):
+        return _DEAD
 
 
 def child_main() -> None:
     """The child: each frame in is a chunk (lines, sample line numbers),
     each frame out its answer, until the input ends."""
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    requests = sys.stdin.buffer
+    # Frames get a descriptor of their own; anything else written to
+    # stdout (a library's print) goes to stderr, not between frames.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     while True:
         request = _read_frame(requests)
         if request is _DEAD:
