@@ -156,9 +156,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Child processes that parse a big Prometheus text file while the import
 # stores what they have parsed (costs/metrics/parsers/textproc.py); 0 parses
-# in the importing process. Default: 2 where there are 2 cores or more.
+# in the importing process. Default: 2 where this process may use 2 cores or
+# more (each concurrent import starts its own).
+_USABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 METRICS_PARSER_PROCESSES = env_int(
-    "METRICS_PARSER_PROCESSES", 2 if (os.cpu_count() or 1) >= 2 else 0, minimum=0
+    "METRICS_PARSER_PROCESSES", 2 if (_USABLE_CPUS or 1) >= 2 else 0, minimum=0
 )
 
 # Security. Production runs behind a TLS-terminating proxy.
