@@ -337,7 +337,7 @@ def test_chunks_also_end_at_a_byte_size(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(text_parsers, "CHUNK_BYTES", 100)
     monkeypatch.setattr(csv_long, "CHUNK_BYTES", 100)
-    text_chunks = list(text_parsers._chunks(io.BytesIO(text_content), openmetrics=False))
+    text_chunks = list(text_parsers.text_chunks(io.BytesIO(text_content), openmetrics=False))
     csv_chunks = list(csv_long.csv_chunks(io.BytesIO(csv_content)))
     assert len(text_chunks) >= 8
     assert len(csv_chunks) >= 8

@@ -19,8 +19,7 @@
 The header row is optional. Rows are single lines (a quoted field cannot
 span lines), so a bad row is a reject with its line number, and the file
 can be cut into chunks of lines anywhere: ``csv_chunks`` reads them (a line
-too long to hold is a reject there), ``parse_csv_chunk`` parses one, in this
-process or in a parser process (``children``).
+too long to hold is a reject there), ``parse_csv_chunk`` parses one.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any, BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from costs.metrics.parsers import (
     CHUNK_BYTES,
@@ -95,8 +94,9 @@ class CsvChunk(NamedTuple):
 
 def csv_chunks(f: BinaryIO) -> Iterator[CsvChunk | Reject]:
     """The file as chunks of at most ``CSV_CHUNK_LINES`` lines (or about
-    ``CHUNK_BYTES``), in file order, with a ``Reject`` where a line is too long to hold (the chunk
-    before it is yielded first, so items keep the file's order)."""
+    ``CHUNK_BYTES``), in file order, with a ``Reject`` where a line is too
+    long to hold (the chunk before it is yielded first, so items keep the
+    file's order)."""
     size = CSV_CHUNK_LINES
     lines: list[bytes] = []
     chunk_bytes = 0
@@ -134,18 +134,11 @@ def parse_csv(f: BinaryIO) -> Iterator[ParsedSample | ParsedBatch | Reject]:
     )
 
 
-def parse_csv_chunk(
-    chunk: CsvChunk,
-    sample_type: type[tuple[Any, ...]] = ParsedSample,
-    reject_type: type[tuple[Any, ...]] = Reject,
-    batch_type: type[tuple[Any, ...]] = ParsedBatch,
-) -> list[Any]:
+def parse_csv_chunk(chunk: CsvChunk) -> list[ParsedSample | ParsedBatch | Reject]:
     """A chunk's items: a ``ParsedBatch`` per series (the rows of the chunk
     with that metric and label text, in file order, placed where the first
     of them was), a ``Reject`` per bad row, and a ``ParsedSample`` per row
-    without a timestamp (the scrape time applies later). Passing ``tuple``
-    for the three types gives plain tuples, which ``marshal`` can send from
-    a parser process: 7 fields for a sample, 5 for a batch, 2 for a reject.
+    without a timestamp (the scrape time applies later).
 
     A long CSV is usually sorted by time, one row per series per step, so a
     series' rows are spread over the chunk: gathering them gives the
@@ -155,9 +148,10 @@ def parse_csv_chunk(
     mutates it). Items are made with tuple.__new__, which skips the
     NamedTuple's Python-level __new__.
     """
-    out: list[Any] = []
+    out: list[ParsedSample | ParsedBatch | Reject] = []
     append = out.append
     new = tuple.__new__
+    sample_type, batch_type, reject_type = ParsedSample, ParsedBatch, Reject
     label_cache: dict[str, dict[str, str] | str] = {}
     series: dict[tuple[str, str], tuple[list[int], list[float], list[float]]] = {}
     last_ts_text: str | None = None

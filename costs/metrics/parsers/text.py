@@ -42,13 +42,25 @@ from costs.metrics.parsers import (
     skip_long_line,
 )
 
-__all__ = ["parse_openmetrics", "parse_prometheus_text"]
+# The chunking and sample building are shared with the parser processes
+# (textproc), which run them on either side of a pipe.
+__all__ = [
+    "PARSE_ERRORS",
+    "TextChunk",
+    "line_by_line",
+    "parse_openmetrics",
+    "parse_prometheus_text",
+    "prometheus_families",
+    "prometheus_text_blocks",
+    "text_chunks",
+    "to_samples",
+]
 
 _SECONDARY_SUFFIXES = ("_count", "_sum", "_created", "_gcount", "_gsum")
 # The parsers raise these on malformed input (ValueError mostly, the others
 # from indexing into a line that is too short, or a timestamp of hundreds of
 # digits turned into a float).
-_PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError, OverflowError)
+PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError, OverflowError)
 
 
 def prometheus_families(lines: Iterable[str]) -> Iterable[Any]:
@@ -85,7 +97,7 @@ def _metadata_name(text: str) -> str | None:
     return None
 
 
-def _to_samples(
+def to_samples(
     families: Iterable[Any], lines: list[int], cls: type[tuple[Any, ...]] = ParsedSample
 ) -> list[Any]:
     """``ParsedSample``s in file order, each with its line number (``cls``
@@ -122,7 +134,7 @@ def _to_samples(
     return out
 
 
-class _Chunk(NamedTuple):
+class TextChunk(NamedTuple):
     """Lines of one chunk: numbers and texts side by side (the texts go to
     the parser as they are), the sample lines' numbers, whether it is the
     file's last chunk, and the family it continues from the previous one."""
@@ -137,7 +149,7 @@ class _Chunk(NamedTuple):
         return list(zip(self.linenos, self.texts, strict=True))
 
 
-def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
+def text_chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[TextChunk | Reject]:
     """Yield the file's chunks, or a ``Reject`` for a line that cannot even
     be read. The line loop is ``iter_lines`` inlined: this runs per line of
     files of millions of lines, beside a parser that is the slow part."""
@@ -187,7 +199,7 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
         if len(sample_lines) >= CHUNK_SAMPLE_LINES or chunk_bytes >= CHUNK_BYTES:
             name = _sample_name(text)
             if _safe_cut(name, _sample_name(previous)):
-                yield _Chunk(linenos, texts, sample_lines, False, continued)
+                yield TextChunk(linenos, texts, sample_lines, False, continued)
                 # A family that goes on into the next chunk keeps its metadata.
                 continues = family is not None and name.startswith(family)
                 linenos = [n for n, _ in header] if continues else []
@@ -199,7 +211,7 @@ def _chunks(f: BinaryIO, *, openmetrics: bool) -> Iterator[_Chunk | Reject]:
         texts.append(text)
         sample_lines.append(lineno)
         previous = text
-    yield _Chunk(linenos, texts, sample_lines, True, continued)
+    yield TextChunk(linenos, texts, sample_lines, True, continued)
 
 
 def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
@@ -207,23 +219,23 @@ def parse_prometheus_text(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
 
     Chunks are flattened by ``chain`` (in C) rather than a ``yield`` per
     sample in Python."""
-    return chain.from_iterable(_prometheus_text_blocks(f))
+    return chain.from_iterable(prometheus_text_blocks(f))
 
 
-def _prometheus_text_blocks(f: BinaryIO) -> Iterator[list[ParsedSample | Reject]]:
-    for chunk in _chunks(f, openmetrics=False):
+def prometheus_text_blocks(f: BinaryIO) -> Iterator[list[ParsedSample | Reject]]:
+    for chunk in text_chunks(f, openmetrics=False):
         if isinstance(chunk, Reject):
             yield [chunk]
             continue
         try:
-            samples = _to_samples(prometheus_families(chunk.texts), chunk.sample_lines)
-        except _PARSE_ERRORS:
-            yield list(_line_by_line(chunk.entries()))
+            samples = to_samples(prometheus_families(chunk.texts), chunk.sample_lines)
+        except PARSE_ERRORS:
+            yield list(line_by_line(chunk.entries()))
             continue
         yield samples
 
 
-def _line_by_line(entries: list[tuple[int, str]]) -> Iterator[ParsedSample | Reject]:
+def line_by_line(entries: list[tuple[int, str]]) -> Iterator[ParsedSample | Reject]:
     """Re-parse a chunk that failed, one sample line at a time under its
     family's metadata, to say which lines are bad."""
     header: list[str] = []
@@ -237,17 +249,17 @@ def _line_by_line(entries: list[tuple[int, str]]) -> Iterator[ParsedSample | Rej
                 header, family = [], name
             try:
                 list(prometheus_families(iter([*header, text])))
-            except _PARSE_ERRORS as exc:
+            except PARSE_ERRORS as exc:
                 yield Reject(lineno, _reason("invalid metadata line", exc))
                 continue
             header.append(text)
             continue
         try:
             families = list(prometheus_families(iter([*header, text])))
-        except _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             yield Reject(lineno, _reason("not a valid Prometheus sample line", exc))
             continue
-        yield from _to_samples(families, [lineno])
+        yield from to_samples(families, [lineno])
 
 
 def _reason(prefix: str, exc: Exception) -> str:
@@ -258,7 +270,7 @@ def _reason(prefix: str, exc: Exception) -> str:
 def parse_openmetrics(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
     """OpenMetrics 1.0: any error fails the import (see module docstring)."""
     declared_before: set[str] = set()
-    for chunk in _chunks(f, openmetrics=True):
+    for chunk in text_chunks(f, openmetrics=True):
         if isinstance(chunk, Reject):  # pragma: no cover - OpenMetrics raises instead
             raise ParseFailure(chunk.reason, chunk.line)
         entries, sample_lines = chunk.entries(), chunk.sample_lines
@@ -274,10 +286,8 @@ def parse_openmetrics(f: BinaryIO) -> Iterator[ParsedSample | Reject]:
         position = [entries[0][0] if entries else 0]
 
         try:
-            samples = _to_samples(
-                openmetrics_families(_feed(entries, position, last)), sample_lines
-            )
-        except _PARSE_ERRORS as exc:
+            samples = to_samples(openmetrics_families(_feed(entries, position, last)), sample_lines)
+        except PARSE_ERRORS as exc:
             raise ParseFailure(_reason("invalid OpenMetrics", exc), position[0]) from exc
         declared_before |= declared_here
         yield from samples

@@ -7,7 +7,7 @@ for a file of ``PROCESS_MIN_BYTES`` or more the parsing runs in child
 processes (``METRICS_PARSER_PROCESSES``, 2 by default) while this one stores
 what they have already parsed:
 
-- a feeder thread here cuts the file into chunks (``text._chunks``: cheap,
+- a feeder thread here cuts the file into chunks (``text.text_chunks``: cheap,
   and it makes the rejects for unreadable lines, with their numbers, as
   in-process) and writes chunk n's lines to child n mod k's stdin;
 - each child (``python -c`` running ``child_main``; no Django, only
@@ -86,11 +86,11 @@ def parse_prometheus_text(f: BinaryIO, processes: int | None = None) -> SampleSt
         processes = int(getattr(settings, "METRICS_PARSER_PROCESSES", 0))
     size = _size(f)
     if processes < 1 or size is None or size < PROCESS_MIN_BYTES:
-        return SampleStream(text._prometheus_text_blocks(f))
+        return SampleStream(text.prometheus_text_blocks(f))
     return SampleStream(_ChildParsers(f, processes).blocks())
 
 
-def _request(chunk: text._Chunk) -> tuple[list[str], list[int]]:
+def _request(chunk: text.TextChunk) -> tuple[list[str], list[int]]:
     return chunk.texts, chunk.sample_lines
 
 
@@ -98,14 +98,14 @@ def _answer(request: tuple[list[str], list[int]]) -> list[tuple[Any, ...]] | Non
     """A chunk's samples as plain tuples; None when the parser refuses it."""
     texts, sample_lines = request
     try:
-        return text._to_samples(text.prometheus_families(texts), sample_lines, tuple)
-    except text._PARSE_ERRORS:
+        return text.to_samples(text.prometheus_families(texts), sample_lines, tuple)
+    except text.PARSE_ERRORS:
         return None
 
 
-def _items(chunk: text._Chunk, answer: list[tuple[Any, ...]] | None) -> Iterable[Item]:
+def _items(chunk: text.TextChunk, answer: list[tuple[Any, ...]] | None) -> Iterable[Item]:
     if answer is None:  # the bad lines are named here, as in-process
-        return list(text._line_by_line(chunk.entries()))
+        return list(text.line_by_line(chunk.entries()))
     return map(tuple.__new__, repeat(ParsedSample), answer)
 
 
@@ -211,7 +211,7 @@ class _ChildParsers:
         requests = [child.stdin if child is not None else None for child in self.children]
         n = 0
         try:
-            for chunk in text._chunks(self.f, openmetrics=False):
+            for chunk in text.text_chunks(self.f, openmetrics=False):
                 if not self._put(chunk):
                     return
                 if isinstance(chunk, Reject):
