@@ -342,9 +342,9 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
 
     from django.contrib.auth import get_user_model
 
-    from costs.models import ImportJob
-    from costs.services import import_job_create
-    from costs.tasks import run_import_job
+    from metrics.models import ImportJob
+    from metrics.services import import_job_create
+    from metrics.tasks import run_import_job
     from pilots.models import Backend, Vendor
 
     user, _ = get_user_model().objects.get_or_create(username="bench")

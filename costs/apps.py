@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class CostsConfig(AppConfig):
     name = "costs"
-    verbose_name = "Metrics and costs"
+    verbose_name = "Costs"

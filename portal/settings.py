@@ -45,7 +45,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "portal",
     "pilots",
+    "metrics",
     "costs",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -155,7 +157,7 @@ IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Child processes that parse a big Prometheus text file while the import
-# stores what they have parsed (costs/metrics/parsers/textproc.py); 0 parses
+# stores what they have parsed (metrics/parsers/textproc.py); 0 parses
 # in the importing process. Default: 2 where this process may use 2 cores or
 # more (each concurrent import starts its own).
 _USABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -220,7 +222,7 @@ SPECTACULAR_SETTINGS = {
         "PhaseKindEnum": "pilots.models.Phase.Kind",
         "PilotStatusEnum": "pilots.models.Pilot.Status",
         "PhaseStatusEnum": "pilots.models.Phase.Status",
-        "ImportFormatEnum": "costs.models.ImportJob.Format",
+        "ImportFormatEnum": "metrics.models.ImportJob.Format",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
@@ -252,7 +254,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-import-jobs": {
         # A job whose task message was lost (broker restart) is queued again.
-        "task": "costs.requeue_stale_import_jobs",
+        "task": "metrics.requeue_stale_import_jobs",
         "schedule": 300.0,
     },
 }

@@ -11,7 +11,9 @@ handler500 = "portal.views.server_error"
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("pilots.api.urls")),
+    path("", include("metrics.api.urls")),
     path("", include("costs.api.urls")),
+    path("", include("reviews.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "schema/swagger/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-swagger"
@@ -32,6 +34,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("account/", include("portal.account_urls")),
-    path("metrics/", include("costs.urls")),
+    path("metrics/", include("metrics.urls")),
+    path("costs/", include("costs.urls")),
+    path("reviews/", include("reviews.urls")),
     path("", include("pilots.urls")),
 ]

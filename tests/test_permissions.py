@@ -100,7 +100,7 @@ EXPECTATIONS: dict[str, Access] = {
     "pilot-plan-defaults": PILOT_COMMAND,
     "phase-start": PILOT_COMMAND,
     "raci-activity-add": PILOT_COMMAND,
-    # costs
+    # metrics
     "backend-metrics-summary": Access(
         query=(("start", "2026-01-01T00:00:00Z"), ("end", "2026-01-02T00:00:00Z"))
     ),
@@ -155,7 +155,7 @@ class World:
 
     @cached_property
     def import_job(self) -> Any:
-        from costs.models import ImportJob
+        from metrics.models import ImportJob
 
         return ImportJob.objects.create(
             backend=self.backend,

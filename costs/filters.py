@@ -1,0 +1,1 @@
+"""Filters of the costs app (filled by the issues that build it)."""

@@ -1,2 +1,0 @@
-"""Metrics ingestion: catalog, parsers, format detection, storage, rollups
-and histogram quantiles."""

@@ -1,0 +1,371 @@
+"""Reads of the metrics app shared by pages, the API, review evidence and
+cost allocation. Metrics reads use hourly rollups only, never raw samples,
+and run a constant number of queries whatever the data size.
+
+Windows are aligned to whole UTC hours: ``start`` is floored to its hour
+and every hour that begins before ``end`` is included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+
+from metrics import catalog
+from metrics.models import HourlyRollup, ImportJob, Series
+from metrics.quantile import histogram_quantile
+from pilots.models import Backend, Pilot
+
+__all__ = [
+    "QUANTILES",
+    "MetricsSummary",
+    "import_job_progress",
+    "metrics_summary",
+    "metrics_timeseries",
+]
+
+HOUR = dt.timedelta(hours=1)
+# (field suffix, q): p50, p95, p99, p99.9
+QUANTILES: tuple[tuple[str, float], ...] = (
+    ("p50", 0.5),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p999", 0.999),
+)
+
+
+@dataclass(frozen=True)
+class MetricsSummary(Mapping[str, Any]):
+    """Figures for one backend over a window. None means "no data", never 0.
+
+    Also a read-only mapping of field name → value (templates, charts).
+
+    - ``requests``: finished requests (counter increase, resets handled);
+      ``errors``: requests that failed (vLLM ``finished_reason="error"``
+      plus a source's own ``errors_total``); ``error_rate`` is the fraction
+      errors / requests (0.001 = 0.1 %).
+    - ``tokens_per_second``: generated tokens over the seconds between the
+      first and last token-counter samples in the window.
+    - ``e2e_*`` / ``ttft_*``: quantiles from bucket increases merged over
+      every series and hour of the window (``histogram_quantile``), in s.
+    - ``utilization_*`` in % (0-100), ``power_mean`` in W per device sample,
+      ``energy_joules`` summed over devices, ``joules_per_token`` = energy /
+      generated tokens, ``temperature_max`` in °C.
+    - ``throttle_seconds``: time throttled for power or thermal reasons;
+      ``throttle_events``: throttle events the exporter counted;
+      ``throttled_samples``: samples whose clock-event bitmask had a
+      throttle bit; ``xid_errors``: samples reporting an XID error.
+    - ``covered_start``/``covered_end``: first and last sample actually
+      found; ``sample_count``/``series_count``: how much data it rests on.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    requests: float | None = None
+    errors: float | None = None
+    error_rate: float | None = None
+    tokens_generated: float | None = None
+    prompt_tokens: float | None = None
+    tokens_per_second: float | None = None
+    e2e_p50: float | None = None
+    e2e_p95: float | None = None
+    e2e_p99: float | None = None
+    e2e_p999: float | None = None
+    ttft_p50: float | None = None
+    ttft_p95: float | None = None
+    ttft_p99: float | None = None
+    ttft_p999: float | None = None
+    utilization_mean: float | None = None
+    utilization_max: float | None = None
+    power_mean: float | None = None
+    energy_joules: float | None = None
+    joules_per_token: float | None = None
+    temperature_max: float | None = None
+    throttle_seconds: float | None = None
+    throttle_events: float | None = None
+    throttled_samples: float | None = None
+    xid_errors: float | None = None
+    sample_count: int = 0
+    series_count: int = 0
+    covered_start: dt.datetime | None = None
+    covered_end: dt.datetime | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _SUMMARY_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SUMMARY_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_SUMMARY_FIELDS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _SUMMARY_FIELDS}
+
+
+_SUMMARY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MetricsSummary))
+
+
+def _hour_range(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end <= start:
+        raise ValueError("end must be after start")
+    return start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0), end
+
+
+def _rollups(
+    *,
+    backend: Backend,
+    start: dt.datetime,
+    end: dt.datetime,
+    pilot: Pilot | None = None,
+    model: str | None = None,
+    cost_center: str | None = None,
+) -> QuerySet[HourlyRollup]:
+    first_hour, end = _hour_range(start, end)
+    rollups = HourlyRollup.objects.filter(
+        series__backend=backend, hour__gte=first_hour, hour__lt=end
+    )
+    if pilot is not None:
+        rollups = rollups.filter(series__pilot=pilot)
+    if model:
+        model_q = Q()
+        for label in catalog.MODEL_LABELS:
+            model_q |= Q(**{f"series__labels__{label}": model})
+        rollups = rollups.filter(model_q)
+    if cost_center:
+        rollups = rollups.filter(**{f"series__labels__{catalog.COST_CENTER_LABEL}": cost_center})
+    return rollups
+
+
+_AGGREGATES: dict[str, Any] = {
+    "inc": Sum("increase"),
+    "err_inc": Sum(
+        "increase",
+        filter=Q(series__labels__finished_reason__in=list(catalog.ERROR_FINISH_REASONS)),
+    ),
+    "total": Sum("sum"),
+    "n": Sum("count"),
+    "lo": Min("min"),
+    "hi": Max("max"),
+    "first": Min("first_ts"),
+    "last": Max("last_ts"),
+}
+
+
+class _Figures:
+    """Aggregated rollup rows of one window (or one hour), by metric."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[str, dict[float, float]] = defaultdict(dict)
+
+    def add(self, row: dict[str, Any]) -> None:
+        name = row["series__metric__name"]
+        if row["series__component"] == Series.Component.BUCKET:
+            le = row["series__le"]
+            self.buckets[name][le] = self.buckets[name].get(le, 0.0) + (row["inc"] or 0.0)
+            return
+        if row["series__component"] != Series.Component.VALUE:
+            return
+        self.values[name] = row
+
+    def inc(self, name: str) -> float | None:
+        row = self.values.get(name)
+        return None if row is None or row["inc"] is None else float(row["inc"])
+
+    def mean(self, name: str) -> float | None:
+        row = self.values.get(name)
+        if row is None or not row["n"]:
+            return None
+        return float(row["total"]) / float(row["n"])
+
+    def get(self, name: str, key: str) -> Any:
+        row = self.values.get(name)
+        return None if row is None else row[key]
+
+    def quantiles(self, name: str, prefix: str) -> dict[str, float | None]:
+        buckets = self.buckets.get(name)
+        out: dict[str, float | None] = {}
+        for suffix, q in QUANTILES:
+            value = histogram_quantile(q, buckets) if buckets else math.nan
+            out[f"{prefix}_{suffix}"] = None if math.isnan(value) else value
+        return out
+
+    def rate(self, name: str) -> float | None:
+        increase = self.inc(name)
+        first, last = self.get(name, "first"), self.get(name, "last")
+        if increase is None or first is None or last is None:
+            return None
+        seconds = (last - first).total_seconds()
+        return increase / seconds if seconds > 0 else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _figures(f: _Figures) -> dict[str, Any]:
+    """The per-window figures both selectors share."""
+    requests = f.inc(catalog.REQUESTS)
+    error_parts = [f.inc(catalog.ERRORS), f.get(catalog.REQUESTS, "err_inc")]
+    known = [float(part) for part in error_parts if part is not None]
+    errors = sum(known) if known else (0.0 if requests is not None else None)
+    tokens = f.inc(catalog.GENERATION_TOKENS)
+    energy = f.inc(catalog.ENERGY)
+    return {
+        "requests": requests,
+        "errors": errors,
+        "error_rate": _ratio(errors, requests),
+        "tokens_generated": tokens,
+        "prompt_tokens": f.inc(catalog.PROMPT_TOKENS),
+        "tokens_per_second": f.rate(catalog.GENERATION_TOKENS),
+        **f.quantiles(catalog.E2E_LATENCY, "e2e"),
+        **f.quantiles(catalog.TTFT, "ttft"),
+        "utilization_mean": f.mean(catalog.UTILIZATION),
+        "utilization_max": f.get(catalog.UTILIZATION, "hi"),
+        "power_mean": f.mean(catalog.POWER),
+        "energy_joules": energy,
+        "joules_per_token": _ratio(energy, tokens),
+        "temperature_max": f.get(catalog.TEMPERATURE, "hi"),
+        "throttle_seconds": f.inc(catalog.THROTTLE_SECONDS),
+        "throttle_events": f.inc(catalog.THROTTLE_EVENTS),
+        "throttled_samples": f.get(catalog.THROTTLE_ACTIVE, "total"),
+        "xid_errors": f.get(catalog.XID_ERRORS, "total"),
+    }
+
+
+def metrics_summary(
+    *,
+    backend: Backend,
+    start: dt.datetime,
+    end: dt.datetime,
+    pilot: Pilot | None = None,
+    model: str | None = None,
+    cost_center: str | None = None,
+) -> MetricsSummary:
+    """Summary of a backend's metrics over [start, end). One query."""
+    rows = (
+        _rollups(
+            backend=backend, start=start, end=end, pilot=pilot, model=model, cost_center=cost_center
+        )
+        .values("series__metric__name", "series__component", "series__le")
+        .order_by()
+        .annotate(series_n=Count("series", distinct=True), **_AGGREGATES)
+    )
+    f = _Figures()
+    sample_count = series_count = 0
+    covered_start: dt.datetime | None = None
+    covered_end: dt.datetime | None = None
+    for row in rows:
+        f.add(row)
+        sample_count += int(row["n"] or 0)
+        series_count += int(row["series_n"] or 0)
+        if row["first"] is not None and (covered_start is None or row["first"] < covered_start):
+            covered_start = row["first"]
+        if row["last"] is not None and (covered_end is None or row["last"] > covered_end):
+            covered_end = row["last"]
+    return MetricsSummary(
+        start=start,
+        end=end,
+        sample_count=sample_count,
+        series_count=series_count,
+        covered_start=covered_start,
+        covered_end=covered_end,
+        **_figures(f),
+    )
+
+
+TIMESERIES_FIELDS: tuple[str, ...] = (
+    "e2e_p50",
+    "e2e_p95",
+    "e2e_p99",
+    "e2e_p999",
+    "ttft_p50",
+    "ttft_p95",
+    "ttft_p99",
+    "ttft_p999",
+    "tokens_per_second",
+    "requests_per_second",
+    "error_rate",
+    "utilization_mean",
+    "utilization_max",
+    "power_mean",
+    "temperature_max",
+    "throttle_seconds",
+    "throttle_events",
+)
+
+
+def metrics_timeseries(
+    *,
+    backend: Backend,
+    start: dt.datetime,
+    end: dt.datetime,
+    pilot: Pilot | None = None,
+) -> list[dict[str, Any]]:
+    """One row per UTC hour of the window, gaps included, for charts. One query.
+
+    Each row: ``{"t": aware datetime (start of the hour), "e2e_p50",
+    "e2e_p95", "e2e_p99", "e2e_p999", "ttft_p50" .. "ttft_p999" (s, from that
+    hour's merged bucket increases), "tokens_per_second" and
+    "requests_per_second" (the hour's increase / 3600), "error_rate",
+    "utilization_mean", "utilization_max" (%), "power_mean" (W),
+    "temperature_max" (°C), "throttle_seconds", "throttle_events"}``; a
+    value is None when the hour has no data for it.
+    """
+    first_hour, end = _hour_range(start, end)
+    rows = (
+        _rollups(backend=backend, start=start, end=end, pilot=pilot)
+        .values("hour", "series__metric__name", "series__component", "series__le")
+        .order_by()
+        .annotate(**_AGGREGATES)
+    )
+    per_hour: dict[dt.datetime, _Figures] = defaultdict(_Figures)
+    for row in rows:
+        per_hour[row["hour"].astimezone(dt.UTC)].add(row)
+    out: list[dict[str, Any]] = []
+    hour = first_hour
+    while hour < end:
+        figures = per_hour.get(hour)
+        point: dict[str, Any] = {"t": hour}
+        if figures is None:
+            point.update(dict.fromkeys(TIMESERIES_FIELDS))
+        else:
+            values = _figures(figures)
+            requests = figures.inc(catalog.REQUESTS)
+            tokens = figures.inc(catalog.GENERATION_TOKENS)
+            values["tokens_per_second"] = None if tokens is None else tokens / 3600
+            values["requests_per_second"] = None if requests is None else requests / 3600
+            point.update({name: values.get(name) for name in TIMESERIES_FIELDS})
+        out.append(point)
+        hour += HOUR
+    return out
+
+
+def import_job_progress(job: ImportJob) -> tuple[int, int]:
+    """(bytes done, bytes total) of a job, for the page's progress bar.
+
+    A running job's progress is published to the cache (and on PostgreSQL
+    to the row through a second connection): see ``services._Progress``.
+    """
+    from metrics.services import import_job_progress_key
+
+    total = job.bytes_total or job.size_bytes
+    if job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED):
+        return (total if job.status == ImportJob.Status.SUCCEEDED else job.bytes_done), total
+    cached = cache.get(import_job_progress_key(job.pk))
+    done = max(job.bytes_done, int(cached) if cached is not None else 0)
+    return min(done, total), total

@@ -1,0 +1,247 @@
+"""Metrics pages: imports (list, upload, job page and its progress fragment)
+and the chart panels that the backend and pilot pages load with HTMX.
+
+Views stay thin: forms validate, ``services.import_job_create`` writes,
+``selectors`` read rollups, ``charts`` turns what they return into figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from metrics import charts, selectors, services
+from metrics.forms import ChartWindowForm, ImportFilterForm, ImportUploadForm
+from metrics.models import HourlyRollup, ImportJob
+from pilots.models import Backend, Pilot
+from portal.roles import Role, has_role
+
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
+
+UPLOAD_ROLES = (Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN)
+IMPORT_LIST_LIMIT = 50
+
+
+def role_required(*roles: str, fragment: bool = False) -> Callable[[View[P]], View[P]]:
+    """Any role (or one of ``roles``). Anonymous users go to the login page,
+    except for HTMX fragments, which answer 403: a login form swapped into a
+    panel would help nobody."""
+
+    def decorate(view: View[P]) -> View[P]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            if not request.user.is_authenticated and not fragment:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+# --------------------------------------------------------------------------
+# Imports
+# --------------------------------------------------------------------------
+
+
+@role_required()
+def import_list(request: HttpRequest) -> HttpResponse:
+    """The most recent imports, filtered by backend and status."""
+    filters = ImportFilterForm(request.GET or None)
+    jobs = filters.filter(
+        ImportJob.objects.select_related("backend", "pilot", "created_by").defer(
+            # The list never shows these; they can be large.
+            "rejects",
+            "unmapped",
+            "error",
+        )
+    )[:IMPORT_LIST_LIMIT]
+    return render(
+        request,
+        "metrics/import_list.html",
+        {
+            "nav": "imports",
+            "filters": filters,
+            "jobs": jobs,
+            "limit": IMPORT_LIST_LIMIT,
+            "can_upload": has_role(request.user, *UPLOAD_ROLES),
+        },
+    )
+
+
+@role_required(*UPLOAD_ROLES)
+@require_http_methods(["GET", "POST"])
+def import_create(request: HttpRequest) -> HttpResponse:
+    """The upload form; a valid upload becomes a queued job, then its page."""
+    if request.method == "POST":
+        form = ImportUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                job = services.import_job_create(
+                    actor=request.user,
+                    backend=form.cleaned_data["backend"],
+                    pilot=form.cleaned_data["pilot"],
+                    fmt=form.cleaned_data["format"],
+                    source=ImportJob.Source.UPLOAD,
+                    file=form.cleaned_data["file"],
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                return HttpResponseRedirect(reverse("import-detail", args=[job.pk]))
+    else:
+        form = ImportUploadForm(initial={"backend": request.GET.get("backend")})
+    return render(request, "metrics/import_form.html", {"nav": "imports", "form": form})
+
+
+def _add_service_errors(form: ImportUploadForm, exc: ValidationError) -> None:
+    """Show the service's refusal on the field it names (or above the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _job_context(job: ImportJob) -> dict[str, Any]:
+    """What the job page and its progress fragment show."""
+    finished = job.status in {ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED}
+    done, total = selectors.import_job_progress(job)
+    if finished:
+        percent = 100
+    elif total:
+        percent = min(99, done * 100 // total)
+    else:
+        percent = 0
+    unmapped = sorted(job.unmapped.items(), key=lambda item: (-item[1], item[0]))
+    return {
+        "job": job,
+        "finished": finished,
+        "percent": percent,
+        "unmapped": unmapped,
+        "rejects_shown": len(job.rejects),
+    }
+
+
+@role_required()
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One job: status, counts, rejects with line and reason, unmapped names."""
+    job = get_object_or_404(
+        ImportJob.objects.select_related("backend", "pilot", "created_by"), pk=pk
+    )
+    return render(request, "metrics/import_detail.html", {"nav": "imports", **_job_context(job)})
+
+
+@role_required(fragment=True)
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job page's live part. While the job runs it asks to be polled
+    again; once finished it renders without the trigger, so polling stops."""
+    job = get_object_or_404(ImportJob.objects.select_related("backend", "pilot"), pk=pk)
+    return render(request, "metrics/_import_progress.html", _job_context(job))
+
+
+# --------------------------------------------------------------------------
+# Chart panels
+# --------------------------------------------------------------------------
+
+
+def _latest_data(*backends: Backend) -> dt.datetime | None:
+    """The last sample time on any of ``backends``, from rollups (one query)."""
+    latest: dt.datetime | None = HourlyRollup.objects.filter(
+        series__backend__in=backends
+    ).aggregate(latest=Max("last_ts"))["latest"]
+    return latest
+
+
+def _panel_window(
+    request: HttpRequest, *backends: Backend
+) -> tuple[ChartWindowForm, tuple[dt.datetime, dt.datetime] | None]:
+    """The validated window form and the window to chart (None: nothing to
+    chart, because the form is invalid or no data anchors a preset)."""
+    form = ChartWindowForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, None
+    if form.is_custom():
+        return form, form.resolve(latest=None)
+    return form, form.resolve(latest=_latest_data(*backends))
+
+
+def _panel_context(
+    request: HttpRequest, form: ChartWindowForm, window: Any, *, panel_url: str, upload_for: Backend
+) -> dict[str, Any]:
+    """What both panels show around their charts: the window form and the
+    upload link (to the roles that may upload)."""
+    return {
+        "form": form,
+        "window": window,
+        "panel_url": panel_url,
+        "can_upload": has_role(request.user, *UPLOAD_ROLES),
+        "upload_url": reverse("import-create") + f"?backend={upload_for.slug}",
+    }
+
+
+@role_required(fragment=True)
+def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
+    """The backend page's charts over the chosen window."""
+    backend = get_object_or_404(Backend, slug=slug)
+    form, window = _panel_window(request, backend)
+    context = _panel_context(
+        request,
+        form,
+        window,
+        panel_url=reverse("metrics-backend-panel", args=[slug]),
+        upload_for=backend,
+    )
+    context["backend"] = backend
+    if window is not None:
+        series = selectors.metrics_timeseries(backend=backend, start=window[0], end=window[1])
+        context["figures"] = charts.backend_figures(series)
+        context["has_data"] = charts.has_data(series)
+    return render(request, "metrics/_backend_panel.html", context)
+
+
+@role_required(fragment=True)
+def pilot_metrics_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pilot page's candidate-against-baseline summary and charts."""
+    pilot = get_object_or_404(
+        Pilot.objects.select_related("candidate_backend", "baseline_backend"), pk=pk
+    )
+    candidate, baseline = pilot.candidate_backend, pilot.baseline_backend
+    form, window = _panel_window(request, candidate, baseline)
+    context = _panel_context(
+        request,
+        form,
+        window,
+        panel_url=reverse("metrics-pilot-panel", args=[pk]),
+        upload_for=candidate,
+    )
+    context["pilot"] = pilot
+    if window is not None:
+        start, end = window
+        candidate_series = selectors.metrics_timeseries(backend=candidate, start=start, end=end)
+        baseline_series = selectors.metrics_timeseries(backend=baseline, start=start, end=end)
+        context["figures"] = charts.comparison_figures(
+            candidate_series,
+            baseline_series,
+            candidate_name=f"{candidate.name} (candidate)",
+            baseline_name=f"{baseline.name} (baseline)",
+        )
+        context["has_data"] = charts.has_data(candidate_series) or charts.has_data(baseline_series)
+        context["summary_rows"] = charts.summary_rows(
+            selectors.metrics_summary(backend=candidate, start=start, end=end),
+            selectors.metrics_summary(backend=baseline, start=start, end=end),
+        )
+    return render(request, "metrics/_pilot_panel.html", context)

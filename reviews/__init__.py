@@ -1,0 +1,1 @@
+"""Reviews: go/no-go reviews, evidence, decisions, objections and red flags."""

@@ -1,0 +1,1 @@
+"""Admin of the reviews app: saves go through its services (portal.admin.AuditedAdmin)."""

@@ -1,0 +1,1 @@
+"""Filters of the reviews app (filled by the issues that build it)."""

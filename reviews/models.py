@@ -1,0 +1,1 @@
+"""Models of the reviews app (filled by the issues that build it)."""

@@ -1,0 +1,1 @@
+"""Services of the reviews app (filled by the issues that build it)."""

@@ -1,0 +1,1 @@
+"""Tasks of the reviews app (filled by the issues that build it)."""

@@ -1,0 +1,5 @@
+"""Pages of the reviews app."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

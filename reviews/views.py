@@ -1,0 +1,1 @@
+"""Views of the reviews app (filled by the issues that build it)."""
