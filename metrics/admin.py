@@ -23,7 +23,7 @@ from metrics.models import (
     MetricSource,
     Series,
 )
-from pilots.admin import AuditedAdmin
+from portal.admin import AuditedAdmin
 
 
 class MetricMappingInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -16,6 +16,14 @@ from django.db import models
 from django.db.models import Q
 
 
+class MetricKind(models.TextChoices):
+    """``MetricDefinition.Kind``, at module level so its check constraint is built from it."""
+
+    COUNTER = "counter", "Counter"
+    GAUGE = "gauge", "Gauge"
+    HISTOGRAM = "histogram", "Histogram"
+
+
 class MetricDefinition(models.Model):
     """A canonical metric that pages, summaries and evidence read.
 
@@ -23,10 +31,7 @@ class MetricDefinition(models.Model):
     exporters); ``MetricMapping`` turns those names into one of these.
     """
 
-    class Kind(models.TextChoices):
-        COUNTER = "counter", "Counter"
-        GAUGE = "gauge", "Gauge"
-        HISTOGRAM = "histogram", "Histogram"
+    Kind = MetricKind
 
     name = models.CharField(max_length=100, unique=True)
     unit = models.CharField(max_length=30, blank=True, help_text="SI unit, e.g. 's', 'W', 'J'.")
@@ -37,8 +42,8 @@ class MetricDefinition(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["counter", "gauge", "histogram"]),
-                name="metricdefinition_kind_valid",
+                condition=Q(kind__in=MetricKind.values),
+                name="metrics_metricdefinition_kind_valid",
                 violation_error_message="Kind must be counter, gauge or histogram.",
             ),
         ]
@@ -47,16 +52,21 @@ class MetricDefinition(models.Model):
         return f"{self.name} ({self.unit})" if self.unit else self.name
 
 
+class MappingTransform(models.TextChoices):
+    """``MetricMapping.Transform``, at module level so its check constraint is built from it."""
+
+    NONE = "none", "Value as is (times scale)"
+    NONZERO = "nonzero", "1 when the value is not 0 (e.g. last XID error code)"
+    THROTTLE_MASK = "throttle_mask", "1 when a DCGM clock-event bitmask has a throttle bit"
+
+
 class MetricMapping(models.Model):
     """A source metric name (e.g. ``DCGM_FI_DEV_POWER_USAGE``) mapped to a
     canonical metric. ``scale`` converts units on import (mW→W is 0.001,
     ms→s is 0.001). For histograms the source name is the family name,
     without ``_bucket``/``_sum``/``_count``; bucket bounds are scaled too."""
 
-    class Transform(models.TextChoices):
-        NONE = "none", "Value as is (times scale)"
-        NONZERO = "nonzero", "1 when the value is not 0 (e.g. last XID error code)"
-        THROTTLE_MASK = "throttle_mask", "1 when a DCGM clock-event bitmask has a throttle bit"
+    Transform = MappingTransform
 
     source_name = models.CharField(max_length=200, unique=True)
     metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="mappings")
@@ -73,18 +83,27 @@ class MetricMapping(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(scale=0),
-                name="metricmapping_scale_nonzero",
+                name="metrics_metricmapping_scale_nonzero",
                 violation_error_message="The scale factor cannot be zero.",
             ),
             models.CheckConstraint(
-                condition=Q(transform__in=["none", "nonzero", "throttle_mask"]),
-                name="metricmapping_transform_valid",
+                condition=Q(transform__in=MappingTransform.values),
+                name="metrics_metricmapping_transform_valid",
                 violation_error_message="Unknown transform.",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source_name} → {self.metric.name}"
+
+
+class SeriesComponent(models.TextChoices):
+    """``Series.Component``, at module level so its check constraint is built from it."""
+
+    VALUE = "value", "Value"
+    BUCKET = "bucket", "Histogram bucket"
+    SUM = "sum", "Histogram sum"
+    COUNT = "count", "Histogram count"
 
 
 class Series(models.Model):
@@ -96,11 +115,7 @@ class Series(models.Model):
     NULLs never conflict in a unique index.
     """
 
-    class Component(models.TextChoices):
-        VALUE = "value", "Value"
-        BUCKET = "bucket", "Histogram bucket"
-        SUM = "sum", "Histogram sum"
-        COUNT = "count", "Histogram count"
+    Component = SeriesComponent
 
     backend = models.ForeignKey("pilots.Backend", on_delete=models.CASCADE, related_name="series")
     metric = models.ForeignKey(MetricDefinition, on_delete=models.PROTECT, related_name="series")
@@ -117,17 +132,17 @@ class Series(models.Model):
     class Meta:
         ordering = ["backend_id", "metric_id", "id"]
         verbose_name_plural = "series"
-        indexes = [models.Index(fields=["backend", "metric"], name="series_backend_metric_idx")]
+        indexes = [models.Index(fields=["backend", "metric"], name="metrics_series_backend_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(component__in=["value", "bucket", "sum", "count"]),
-                name="series_component_valid",
+                condition=Q(component__in=SeriesComponent.values),
+                name="metrics_series_component_valid",
                 violation_error_message="Unknown series component.",
             ),
             models.CheckConstraint(
                 condition=Q(component="bucket", le__isnull=False)
                 | (~Q(component="bucket") & Q(le__isnull=True)),
-                name="series_le_only_for_buckets",
+                name="metrics_series_le_only_for_buckets",
                 violation_error_message="Only histogram buckets (and all of them) have an 'le'.",
             ),
         ]
@@ -191,14 +206,33 @@ class HourlyRollup(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["series", "hour"],
-                name="hourlyrollup_unique_series_hour",
+                name="metrics_hourlyrollup_unique_series_hour",
                 violation_error_message="This series already has a rollup for this hour.",
             ),
         ]
-        indexes = [models.Index(fields=["hour"], name="hourlyrollup_hour_idx")]
+        indexes = [models.Index(fields=["hour"], name="metrics_rollup_hour_idx")]
 
     def __str__(self) -> str:
         return f"series {self.series_id} @ {self.hour:%Y-%m-%d %H}:00"
+
+
+class ImportFormat(models.TextChoices):
+    """``ImportJob.Format``, at module level so its check constraint is built from it."""
+
+    AUTO = "auto", "Detect from content"
+    PROMETHEUS_TEXT = "prometheus_text", "Prometheus text exposition"
+    OPENMETRICS = "openmetrics", "OpenMetrics text"
+    QUERY_RANGE_JSON = "query_range_json", "Prometheus API query/query_range JSON"
+    CSV = "csv", "CSV (timestamp, metric, value, labels)"
+
+
+class ImportStatus(models.TextChoices):
+    """``ImportJob.Status``, at module level so its check constraint is built from it."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
 
 
 class ImportJob(models.Model):
@@ -207,12 +241,7 @@ class ImportJob(models.Model):
     running it twice is harmless; the job is one transaction, so a failed job
     leaves no rows behind."""
 
-    class Format(models.TextChoices):
-        AUTO = "auto", "Detect from content"
-        PROMETHEUS_TEXT = "prometheus_text", "Prometheus text exposition"
-        OPENMETRICS = "openmetrics", "OpenMetrics text"
-        QUERY_RANGE_JSON = "query_range_json", "Prometheus API query/query_range JSON"
-        CSV = "csv", "CSV (timestamp, metric, value, labels)"
+    Format = ImportFormat
 
     class Source(models.TextChoices):
         UPLOAD = "upload", "Upload"
@@ -220,11 +249,7 @@ class ImportJob(models.Model):
         CLI = "cli", "Command line"
         PULL = "pull", "Scheduled pull"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = ImportStatus
 
     MAX_REJECTS = 1000
 
@@ -267,23 +292,23 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "claimed_at"], name="importjob_status_claim_idx")]
+        indexes = [
+            models.Index(fields=["status", "claimed_at"], name="metrics_job_status_claim_idx")
+        ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "succeeded", "failed"]),
-                name="importjob_status_valid",
+                condition=Q(status__in=ImportStatus.values),
+                name="metrics_importjob_status_valid",
                 violation_error_message="Unknown import job status.",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    format__in=["auto", "prometheus_text", "openmetrics", "query_range_json", "csv"]
-                ),
-                name="importjob_format_valid",
+                condition=Q(format__in=ImportFormat.values),
+                name="metrics_importjob_format_valid",
                 violation_error_message="Unknown import format.",
             ),
             models.CheckConstraint(
                 condition=Q(window_end__isnull=True) | Q(window_end__gte=models.F("window_start")),
-                name="importjob_window_ordered",
+                name="metrics_importjob_window_ordered",
                 violation_error_message="The touched window cannot end before it starts.",
             ),
         ]
@@ -341,12 +366,12 @@ class MetricSource(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(step_seconds__gte=1),
-                name="metricsource_step_positive",
+                name="metrics_metricsource_step_positive",
                 violation_error_message="The step must be at least one second.",
             ),
             models.CheckConstraint(
                 condition=Q(interval_seconds__gte=10),
-                name="metricsource_interval_min",
+                name="metrics_metricsource_interval_min",
                 violation_error_message="Pull at most every 10 seconds.",
             ),
         ]

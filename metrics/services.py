@@ -29,7 +29,7 @@ from metrics.pipeline import Ingestor, Mapper, gc_frozen
 from metrics.rollups import refresh_rollups
 from metrics.storage import SampleWriter
 from pilots.models import Backend, Pilot
-from portal.audit import record_change
+from portal.audit import Actor, acting_user, record_change
 from portal.models import ChangeRecord
 
 __all__ = [
@@ -103,7 +103,7 @@ def _store_file(
 
 def import_job_create(
     *,
-    actor: Any,
+    actor: Actor,
     backend: Backend,
     file: UploadedFile | IO[bytes] | str | os.PathLike[str],
     source: str = ImportJob.Source.UPLOAD,
@@ -141,7 +141,7 @@ def import_job_create(
                 size_bytes=size,
                 bytes_total=size,
                 scrape_time=scrape_time or now,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=acting_user(actor),
             )
             job.full_clean()
             job.save()

@@ -8,12 +8,9 @@ Views stay thin: forms validate, ``services.import_job_create`` writes,
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -24,32 +21,10 @@ from metrics import charts, selectors, services
 from metrics.forms import ChartWindowForm, ImportFilterForm, ImportUploadForm
 from metrics.models import HourlyRollup, ImportJob
 from pilots.models import Backend, Pilot
-from portal.roles import Role, has_role
+from portal.forms import apply_service_error
+from portal.roles import METRICS_IMPORT, may, role_required
 
-P = ParamSpec("P")
-View = Callable[Concatenate[HttpRequest, P], HttpResponse]
-
-UPLOAD_ROLES = (Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN)
 IMPORT_LIST_LIMIT = 50
-
-
-def role_required(*roles: str, fragment: bool = False) -> Callable[[View[P]], View[P]]:
-    """Any role (or one of ``roles``). Anonymous users go to the login page,
-    except for HTMX fragments, which answer 403: a login form swapped into a
-    panel would help nobody."""
-
-    def decorate(view: View[P]) -> View[P]:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-            if not request.user.is_authenticated and not fragment:
-                return redirect_to_login(request.get_full_path())
-            if not has_role(request.user, *roles):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 # --------------------------------------------------------------------------
@@ -77,12 +52,12 @@ def import_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "jobs": jobs,
             "limit": IMPORT_LIST_LIMIT,
-            "can_upload": has_role(request.user, *UPLOAD_ROLES),
+            "can_upload": may(request.user, METRICS_IMPORT),
         },
     )
 
 
-@role_required(*UPLOAD_ROLES)
+@role_required(METRICS_IMPORT)
 @require_http_methods(["GET", "POST"])
 def import_create(request: HttpRequest) -> HttpResponse:
     """The upload form; a valid upload becomes a queued job, then its page."""
@@ -99,21 +74,12 @@ def import_create(request: HttpRequest) -> HttpResponse:
                     file=form.cleaned_data["file"],
                 )
             except ValidationError as exc:
-                _add_service_errors(form, exc)
+                apply_service_error(form, exc)
             else:
                 return HttpResponseRedirect(reverse("import-detail", args=[job.pk]))
     else:
         form = ImportUploadForm(initial={"backend": request.GET.get("backend")})
     return render(request, "metrics/import_form.html", {"nav": "imports", "form": form})
-
-
-def _add_service_errors(form: ImportUploadForm, exc: ValidationError) -> None:
-    """Show the service's refusal on the field it names (or above the form)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _job_context(job: ImportJob) -> dict[str, Any]:
@@ -188,7 +154,7 @@ def _panel_context(
         "form": form,
         "window": window,
         "panel_url": panel_url,
-        "can_upload": has_role(request.user, *UPLOAD_ROLES),
+        "can_upload": may(request.user, METRICS_IMPORT),
         "upload_url": reverse("import-create") + f"?backend={upload_for.slug}",
     }
 

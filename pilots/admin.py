@@ -1,16 +1,16 @@
-"""Admin for platform admins (staff). Saves and deletes here are recorded in
-the change log like any other write; pilots are created through the service
-so they get their RACI activities and readiness checklist."""
+"""Admin for platform admins (staff). It keeps the pilot domain's rules:
+every save goes through the same service as the pages (``ServiceAdmin``),
+so what a service refuses — editing a passed phase, the criteria of a
+finished one, a closed pilot — the admin refuses too, on the form, and
+every write is in the change log. Transitions (start, pass, fail) belong
+to the phase service and its pages; RACI letters to the RACI page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from django.contrib import admin
-from django.db import models, transaction
-from django.forms import ModelForm
+from django.db import models
 from django.http import HttpRequest
 
 from pilots import services
@@ -24,83 +24,44 @@ from pilots.models import (
     ReadinessAnswer,
     Vendor,
 )
+from pilots.services.catalog import (
+    BACKEND_FIELDS,
+    VENDOR_FIELDS,
+    backend_create,
+    backend_update,
+    vendor_create,
+    vendor_update,
+)
 from pilots.services.pilots import PILOT_EDITABLE_FIELDS
-from portal.audit import record_change, snapshot
-from portal.models import ChangeRecord
+from portal.admin import ServiceAdmin
+
+# The phases whose exit criteria may change (the phase service's rule).
+EDITABLE_PHASES = frozenset({Phase.Status.PLANNED, Phase.Status.ACTIVE})
 
 
-def _scope_of(obj: models.Model) -> str:
-    """The change-log scope: the pilot the object belongs to, if any."""
-    pilot: Pilot | None = None
-    if isinstance(obj, Pilot):
-        pilot = obj
-    elif isinstance(obj, (Phase, RaciActivity, ReadinessAnswer)):
-        pilot = obj.pilot
-    elif isinstance(obj, ExitCriterion):
-        pilot = obj.phase.pilot
-    elif isinstance(obj, RaciAssignment):
-        pilot = obj.activity.pilot
-    return pilot.scope if pilot is not None and pilot.pk else ""
-
-
-def _save_recorded(request: HttpRequest, obj: models.Model, save: Callable[[], None]) -> None:
-    """Run ``save`` and record what it changed, in one transaction."""
-    with transaction.atomic():
-        adding = obj._state.adding
-        before = None if adding else snapshot(type(obj)._default_manager.get(pk=obj.pk))
-        save()
-        record_change(
-            actor=request.user,
-            instance=obj,
-            action=ChangeRecord.Action.CREATE if adding else ChangeRecord.Action.UPDATE,
-            before=before,
-            after=snapshot(obj),
-            scope=_scope_of(obj),
-            message="admin",
-        )
-
-
-def _delete_recorded(request: HttpRequest, obj: models.Model, delete: Callable[[], Any]) -> None:
-    """Record ``obj`` as deleted and run ``delete``, in one transaction."""
-    with transaction.atomic():
-        record_change(
-            actor=request.user,
-            instance=obj,
-            action=ChangeRecord.Action.DELETE,
-            before=snapshot(obj),
-            scope=_scope_of(obj),
-            message="admin",
-        )
-        delete()
-
-
-class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Records every admin save and delete with the acting user."""
-
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
-    ) -> None:
-        _save_recorded(request, obj, partial(super().save_model, request, obj, form, change))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _delete_recorded(request, obj, partial(super().delete_model, request, obj))
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        # One record per object, not one silent bulk delete.
-        for obj in queryset:
-            self.delete_model(request, obj)
+def _only(data: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    return {name: value for name, value in data.items() if name in fields}
 
 
 @admin.register(Vendor)
-class VendorAdmin(AuditedAdmin):
+class VendorAdmin(ServiceAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "slug", "contact_email", "website"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> Vendor:
+        return vendor_create(actor=request.user, data=_only(data, VENDOR_FIELDS))
+
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Vendor:
+        return vendor_update(vendor=obj, actor=request.user, data=_only(data, VENDOR_FIELDS))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # backends and history point at vendors
+
 
 @admin.register(Backend)
-class BackendAdmin(AuditedAdmin):
+class BackendAdmin(ServiceAdmin):
     list_display = [
         "name",
         "kind",
@@ -116,17 +77,36 @@ class BackendAdmin(AuditedAdmin):
     list_select_related = ["vendor"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> Backend:
+        return backend_create(actor=request.user, data=_only(data, BACKEND_FIELDS))
+
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Backend:
+        return backend_update(backend=obj, actor=request.user, data=_only(data, BACKEND_FIELDS))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # mark a backend inactive instead: pilots and metrics point at it
+
 
 class PhaseInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The pilot's phases, read-only: each is edited on its own admin page
+    (through the phase service), transitions on the pilot's phases page."""
+
     model = Phase
     extra = 0
-    fields = ["order", "kind", "name", "status", "planned_start", "planned_end", "traffic_percent"]
-    readonly_fields = ["status"]
+    fields = ("order", "kind", "name", "status", "planned_start", "planned_end", "traffic_percent")
+    readonly_fields = fields
     show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Pilot)
-class PilotAdmin(AuditedAdmin):
+class PilotAdmin(ServiceAdmin):
     list_display = [
         "name",
         "model_name",
@@ -145,33 +125,21 @@ class PilotAdmin(AuditedAdmin):
     readonly_fields = ["status", "created_by", "created_at", "updated_at"]
     inlines = [PhaseInline]
 
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
-    ) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        # New pilots through the service: RACI activities, checklist, audit.
-        created = services.pilot_create(
-            actor=request.user,
-            **{f: form.cleaned_data[f] for f in PILOT_EDITABLE_FIELDS if f in form.cleaned_data},
-        )
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj._state.db = created._state.db
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> Pilot:
+        # New pilots get their RACI activities and readiness checklist.
+        return services.pilot_create(actor=request.user, **_only(data, PILOT_EDITABLE_FIELDS))
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        with transaction.atomic():
-            instances = formset.save(commit=False)
-            for deleted in formset.deleted_objects:
-                _delete_recorded(request, deleted, deleted.delete)
-            for instance in instances:
-                _save_recorded(request, instance, instance.save)
-            formset.save_m2m()
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Pilot:
+        return services.pilot_update(
+            pilot=obj, actor=request.user, data=_only(data, PILOT_EDITABLE_FIELDS)
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a pilot's history is the record; stop it instead
 
 
 @admin.register(Phase)
-class PhaseAdmin(AuditedAdmin):
+class PhaseAdmin(ServiceAdmin):
     list_display = [
         "pilot",
         "order",
@@ -188,25 +156,75 @@ class PhaseAdmin(AuditedAdmin):
     # Transitions belong to the phase service.
     readonly_fields = ["status", "actual_start", "actual_end"]
 
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> Phase:
+        fields = services.phases.PHASE_EDITABLE_FIELDS
+        return services.phase_create(pilot=data["pilot"], actor=request.user, **_only(data, fields))
+
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Phase:
+        fields = services.phases.PHASE_EDITABLE_FIELDS
+        if "pilot" in data:
+            raise services.DomainError({"pilot": "A phase cannot move to another pilot."})
+        return services.phase_update(phase=obj, actor=request.user, data=_only(data, fields))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(ExitCriterion)
-class ExitCriterionAdmin(AuditedAdmin):
+class ExitCriterionAdmin(ServiceAdmin):
     list_display = ["phase", "metric", "comparison", "direction", "threshold", "critical", "weight"]
     list_filter = ["metric", "comparison", "critical"]
     search_fields = ["phase__pilot__name"]
     list_select_related = ["phase__pilot"]
 
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> ExitCriterion:
+        fields = services.phases.CRITERION_FIELDS
+        return services.exit_criterion_add(
+            phase=data["phase"], actor=request.user, **_only(data, fields)
+        )
+
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> ExitCriterion:
+        if "phase" in data:
+            raise services.DomainError({"phase": "A criterion cannot move to another phase."})
+        return services.exit_criterion_update(
+            criterion=obj, actor=request.user, data=_only(data, services.phases.CRITERION_FIELDS)
+        )
+
+    def service_delete(self, request: HttpRequest, obj: Any) -> None:
+        services.exit_criterion_remove(criterion=obj, actor=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The delete confirmation would otherwise end in the service's refusal.
+        if obj is not None and (
+            obj.phase.status not in EDITABLE_PHASES or obj.phase.pilot.is_closed
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(RaciActivity)
-class RaciActivityAdmin(AuditedAdmin):
+class RaciActivityAdmin(ServiceAdmin):
+    """Activities are added here (or on the RACI page); their letters are
+    kept on the RACI page, where the whole matrix is checked."""
+
     list_display = ["name", "pilot", "key", "order"]
     list_filter = ["key"]
     search_fields = ["name", "pilot__name"]
     list_select_related = ["pilot"]
+    fields = ["pilot", "name"]
+
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> RaciActivity:
+        return services.activity_add(pilot=data["pilot"], actor=request.user, name=data["name"])
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(RaciAssignment)
-class RaciAssignmentAdmin(AuditedAdmin):
+class RaciAssignmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Read-only: a single row edited here could leave an activity without
     its A or its last R. The pilot's RACI page checks the whole activity
     through the service, and admins may use it."""
@@ -231,8 +249,26 @@ class RaciAssignmentAdmin(AuditedAdmin):
 
 
 @admin.register(ReadinessAnswer)
-class ReadinessAnswerAdmin(AuditedAdmin):
+class ReadinessAnswerAdmin(ServiceAdmin):
+    """Answers are changed (each pilot has its five questions from the start)."""
+
     list_display = ["pilot", "question", "answer", "answered_by", "answered_at"]
     list_filter = ["question", "answer"]
     search_fields = ["pilot__name", "evidence"]
     list_select_related = ["pilot", "answered_by"]
+    readonly_fields = ["pilot", "question", "answered_by", "answered_at"]
+
+    def service_update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Any:
+        return services.readiness_answer(
+            pilot=obj.pilot,
+            actor=request.user,
+            question=obj.question,
+            answer=data.get("answer", obj.answer),
+            evidence=data.get("evidence", obj.evidence),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

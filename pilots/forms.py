@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from pilots.models import (
     Backend,
@@ -177,13 +176,3 @@ class ReadinessForm(forms.Form):
             )
             for row in self.answers
         ]
-
-
-def apply_service_error(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: next to the field it
-    names when the form has that field, at the top otherwise."""
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)

@@ -31,16 +31,21 @@ class Vendor(models.Model):
         return self.name
 
 
+class BackendKind(models.TextChoices):
+    """``Backend.Kind``, at module level so its check constraint is built from it."""
+
+    WAFER_SCALE = "wafer_scale", "Wafer-scale"
+    GPU_CLUSTER = "gpu_cluster", "GPU cluster"
+    TPU_POD = "tpu_pod", "TPU pod"
+    FPGA = "fpga", "FPGA"
+    CPU = "cpu", "CPU"
+
+
 class Backend(models.Model):
     """A place inference runs: a wafer-scale system, GPU cluster, TPU pod,
     FPGA farm or CPU pool. Cost models attach to it (costs app)."""
 
-    class Kind(models.TextChoices):
-        WAFER_SCALE = "wafer_scale", "Wafer-scale"
-        GPU_CLUSTER = "gpu_cluster", "GPU cluster"
-        TPU_POD = "tpu_pod", "TPU pod"
-        FPGA = "fpga", "FPGA"
-        CPU = "cpu", "CPU"
+    Kind = BackendKind
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
@@ -60,12 +65,12 @@ class Backend(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(device_count__gte=1),
-                name="backend_device_count_positive",
+                name="pilots_backend_device_count_positive",
                 violation_error_message="A backend has at least one device.",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["wafer_scale", "gpu_cluster", "tpu_pod", "fpga", "cpu"]),
-                name="backend_kind_valid",
+                condition=Q(kind__in=BackendKind.values),
+                name="pilots_backend_kind_valid",
             ),
         ]
 
@@ -73,15 +78,24 @@ class Backend(models.Model):
         return self.name
 
 
+class PilotStatus(models.TextChoices):
+    """``Pilot.Status``, at module level so its check constraint is built from it."""
+
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    STOPPED = "stopped", "Stopped"
+
+
+# Completed or stopped pilots are closed (``Pilot.is_closed``).
+CLOSED_PILOT_STATUSES = frozenset({PilotStatus.COMPLETED, PilotStatus.STOPPED})
+
+
 class Pilot(models.Model):
     """A model tried on a candidate backend against a baseline backend, for a
     team and cost center, over a traffic slice."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        STOPPED = "stopped", "Stopped"
+    Status = PilotStatus
 
     name = models.CharField(max_length=120, unique=True)
     model_name = models.CharField("model under test", max_length=120)
@@ -111,17 +125,17 @@ class Pilot(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(candidate_backend=models.F("baseline_backend")),
-                name="pilot_candidate_differs_from_baseline",
+                name="pilots_pilot_candidate_differs_from_baseline",
                 violation_error_message="The candidate and baseline backends must differ.",
             ),
             models.CheckConstraint(
                 condition=Q(target_end__gte=models.F("target_start")),
-                name="pilot_target_end_after_start",
+                name="pilots_pilot_target_end_after_start",
                 violation_error_message="The target end cannot be before the target start.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "active", "completed", "stopped"]),
-                name="pilot_status_valid",
+                condition=Q(status__in=PilotStatus.values),
+                name="pilots_pilot_status_valid",
             ),
         ]
 
@@ -138,6 +152,28 @@ class Pilot(models.Model):
         """The change-log scope that gathers this pilot's records."""
         return f"pilot:{self.pk}"
 
+    @property
+    def is_closed(self) -> bool:
+        """Completed or stopped: nothing about the pilot moves any more."""
+        return self.status in CLOSED_PILOT_STATUSES
+
+    def audit_scope(self) -> str:
+        return self.scope if self.pk else ""
+
+
+class PhaseStatus(models.TextChoices):
+    """``Phase.Status``, at module level so its check constraint is built from it."""
+
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+# Passed or skipped: the pilot may go on past the phase (``Phase.is_cleared``).
+CLEARED_PHASE_STATUSES = frozenset({PhaseStatus.PASSED, PhaseStatus.SKIPPED})
+
 
 class Phase(models.Model):
     """An ordered stage of a pilot. Transitions belong to the phase service."""
@@ -148,12 +184,7 @@ class Phase(models.Model):
         CANARY = "canary", "Canary"
         PRODUCTION_RAMP = "production_ramp", "Production ramp"
 
-    class Status(models.TextChoices):
-        PLANNED = "planned", "Planned"
-        ACTIVE = "active", "Active"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+    Status = PhaseStatus
 
     pilot = models.ForeignKey(Pilot, on_delete=models.CASCADE, related_name="phases")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -178,28 +209,28 @@ class Phase(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["pilot", "order"],
-                name="phase_unique_order_per_pilot",
+                name="pilots_phase_unique_order_per_pilot",
                 violation_error_message="Another phase of this pilot has this position.",
             ),
             models.UniqueConstraint(
                 fields=["pilot"],
                 condition=Q(status="active"),
-                name="phase_one_active_per_pilot",
+                name="pilots_phase_one_active_per_pilot",
                 violation_error_message="A pilot has at most one active phase.",
             ),
             models.CheckConstraint(
                 condition=Q(planned_end__gte=models.F("planned_start")),
-                name="phase_planned_end_after_start",
+                name="pilots_phase_planned_end_after_start",
                 violation_error_message="The planned end cannot be before the planned start.",
             ),
             models.CheckConstraint(
                 condition=Q(traffic_percent__gte=0) & Q(traffic_percent__lte=100),
-                name="phase_traffic_percent_range",
+                name="pilots_phase_traffic_percent_range",
                 violation_error_message="Traffic is a percentage between 0 and 100.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["planned", "active", "passed", "failed", "skipped"]),
-                name="phase_status_valid",
+                condition=Q(status__in=PhaseStatus.values),
+                name="pilots_phase_status_valid",
             ),
         ]
 
@@ -210,6 +241,18 @@ class Phase(models.Model):
     def label(self) -> str:
         """The phase's own name if it has one ("Ramp to 25 %"), else its kind."""
         return self.name or self.get_kind_display()
+
+    @property
+    def is_cleared(self) -> bool:
+        """Passed or skipped: the pilot may go on past this phase."""
+        return self.status in CLEARED_PHASE_STATUSES
+
+    def audit_scope(self) -> str:
+        return self.pilot.audit_scope()
+
+    def change_log_name(self) -> str:
+        # Its __str__ names the pilot (a query per phase), and the log is the pilot's.
+        return f"{self.order}. {self.label}"
 
 
 class ExitCriterion(models.Model):
@@ -255,12 +298,12 @@ class ExitCriterion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["phase", "metric", "comparison"],
-                name="exitcriterion_unique_metric_per_phase",
+                name="pilots_exitcriterion_unique_metric_per_phase",
                 violation_error_message="This phase already has a criterion on this metric.",
             ),
             models.CheckConstraint(
                 condition=~Q(comparison="relative") | Q(threshold__gt=0),
-                name="exitcriterion_relative_threshold_positive",
+                name="pilots_exitcriterion_relative_threshold_positive",
                 violation_error_message="A ratio to baseline must be greater than zero.",
             ),
         ]
@@ -271,6 +314,9 @@ class ExitCriterion(models.Model):
             f"{self.get_metric_display()} {self.get_direction_display()} "
             f"{self.threshold.normalize()}{unit}"
         )
+
+    def audit_scope(self) -> str:
+        return self.phase.audit_scope()
 
 
 class RaciActivity(models.Model):
@@ -297,29 +343,37 @@ class RaciActivity(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["pilot", "name"],
-                name="raciactivity_unique_name_per_pilot",
+                name="pilots_raciactivity_unique_name_per_pilot",
                 violation_error_message="This pilot already has an activity with this name.",
             ),
             models.UniqueConstraint(
                 fields=["pilot", "key"],
                 condition=~Q(key=""),
-                name="raciactivity_unique_key_per_pilot",
+                name="pilots_raciactivity_unique_key_per_pilot",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
+    def audit_scope(self) -> str:
+        return self.pilot.audit_scope()
+
+
+class RaciLetter(models.TextChoices):
+    """``RaciAssignment.Letter``, at module level so its check constraint is built from it."""
+
+    RESPONSIBLE = "R", "Responsible"
+    ACCOUNTABLE = "A", "Accountable"
+    CONSULTED = "C", "Consulted"
+    INFORMED = "I", "Informed"
+
 
 class RaciAssignment(models.Model):
     """One person's letter for one activity. The database holds "at most one
     A per activity"; "exactly one A and at least one R" is the service's."""
 
-    class Letter(models.TextChoices):
-        RESPONSIBLE = "R", "Responsible"
-        ACCOUNTABLE = "A", "Accountable"
-        CONSULTED = "C", "Consulted"
-        INFORMED = "I", "Informed"
+    Letter = RaciLetter
 
     activity = models.ForeignKey(RaciActivity, on_delete=models.CASCADE, related_name="assignments")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -330,23 +384,26 @@ class RaciAssignment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["activity", "user"],
-                name="raciassignment_one_letter_per_person",
+                name="pilots_raciassignment_one_letter_per_person",
                 violation_error_message="A person holds one letter per activity.",
             ),
             models.UniqueConstraint(
                 fields=["activity"],
                 condition=Q(letter="A"),
-                name="raciassignment_one_accountable",
+                name="pilots_raciassignment_one_accountable",
                 violation_error_message="An activity has exactly one Accountable person.",
             ),
             models.CheckConstraint(
-                condition=Q(letter__in=["R", "A", "C", "I"]), name="raciassignment_letter_valid"
+                condition=Q(letter__in=RaciLetter.values), name="pilots_raciassignment_letter_valid"
             ),
         ]
 
     def __str__(self) -> str:
         person = self.user.get_full_name() or self.user.get_username()
         return f"{self.activity}: {self.letter} {person}"
+
+    def audit_scope(self) -> str:
+        return self.activity.audit_scope()
 
 
 class ReadinessAnswer(models.Model):
@@ -378,10 +435,13 @@ class ReadinessAnswer(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["pilot", "question"],
-                name="readinessanswer_one_per_question",
+                name="pilots_readinessanswer_one_per_question",
                 violation_error_message="This question is already answered for this pilot.",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.pilot}: {self.get_question_display()} {self.get_answer_display()}"
+
+    def audit_scope(self) -> str:
+        return self.pilot.audit_scope()

@@ -21,7 +21,7 @@ from django.db.models import (
     When,
 )
 
-from pilots.models import Backend, Phase, Pilot, RaciActivity
+from pilots.models import CLOSED_PILOT_STATUSES, Backend, Phase, Pilot, RaciActivity
 from portal.models import ChangeRecord
 from portal.roles import ALL_ROLES
 
@@ -96,7 +96,7 @@ def home_dashboard(*, today: dt.date, horizon_days: int = 14) -> HomeDashboard:
     groups[""] = PhaseGroup("", "Not planned")
     closed = 0
     for pilot in pilot_list():
-        if pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}:
+        if pilot.is_closed:
             closed += 1
             continue
         groups[pilot.current_phase_kind or ""].pilots.append(pilot)  # type: ignore[attr-defined]
@@ -105,12 +105,12 @@ def home_dashboard(*, today: dt.date, horizon_days: int = 14) -> HomeDashboard:
         running.filter(
             planned_end__gte=today, planned_end__lte=today + dt.timedelta(days=horizon_days)
         )
-        .exclude(pilot__status__in=[Pilot.Status.COMPLETED, Pilot.Status.STOPPED])
+        .exclude(pilot__status__in=CLOSED_PILOT_STATUSES)
         .order_by("planned_end", "pilot__name")
     )
     overdue = list(
         running.filter(planned_end__lt=today)
-        .exclude(pilot__status__in=[Pilot.Status.COMPLETED, Pilot.Status.STOPPED])
+        .exclude(pilot__status__in=CLOSED_PILOT_STATUSES)
         .order_by("planned_end", "pilot__name")
     )
     return HomeDashboard(

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from pilots import selectors, services
-from pilots.changelog import change_rows
 from pilots.charts import pilot_timeline
 from pilots.filters import PilotFilter
 from pilots.forms import (
@@ -29,17 +28,17 @@ from pilots.forms import (
     PilotForm,
     RaciMatrixForm,
     ReadinessForm,
-    apply_service_error,
 )
 from pilots.models import Backend, ExitCriterion, Phase, Pilot
-from portal.roles import Role, RoleRequiredMixin, has_role
+from portal.changelog import change_rows
+from portal.forms import apply_service_error
+from portal.roles import PILOTS_WRITE, RoleRequiredMixin, may, refusal
 
-EDITOR_ROLES = (Role.PROGRAM_MANAGER, Role.ADMIN)
 PAGE_SIZE = 25
 
 
 def can_edit(user: Any) -> bool:
-    return has_role(user, *EDITOR_ROLES)
+    return may(user, PILOTS_WRITE)
 
 
 class Page(RoleRequiredMixin, TemplateView):
@@ -58,13 +57,13 @@ class Page(RoleRequiredMixin, TemplateView):
 
     def require_editor(self) -> None:
         if not can_edit(self.request.user):
-            raise PermissionDenied("Only program managers change pilots.")
+            raise PermissionDenied(refusal(PILOTS_WRITE))
 
 
 class EditorPage(Page):
     """A page only program managers (and admins) may open at all."""
 
-    required_roles = EDITOR_ROLES
+    capability = PILOTS_WRITE
 
 
 # --- home and lists -------------------------------------------------------------
@@ -165,14 +164,14 @@ class PilotPage(Page):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         pilot = self.get_pilot()
-        closed = pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}
+        closed = pilot.is_closed
         context = super().get_context_data(pilot=pilot, tab=self.tab, **kwargs)
         context["can_change_pilot"] = context["can_edit"] and not closed
         return context
 
 
 class PilotEditorPage(PilotPage):
-    required_roles = EDITOR_ROLES
+    capability = PILOTS_WRITE
 
 
 class PilotCommand(PilotEditorPage):

@@ -15,5 +15,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from portal import checks  # noqa: F401  (registers the system checks)
+
         # Groups need the permissions of every app, so sync after all migrate.
         post_migrate.connect(_sync_roles, dispatch_uid="pilotgate-sync-roles")

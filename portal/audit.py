@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from portal.models import ChangeRecord
+
+# Who acts: the request's user (a token's owner on the API) or a command's
+# user. None (or AnonymousUser) is the system itself — beat jobs, seeding,
+# commands run without --user — and is recorded as no actor.
+Actor: TypeAlias = User | AnonymousUser | None
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The user to record as having acted, or None for the system."""
+    return actor if isinstance(actor, User) and actor.is_authenticated else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -51,7 +62,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 def record_change(
     *,
-    actor: Any,
+    actor: Actor,
     instance: models.Model,
     action: str,
     before: dict[str, Any] | None = None,
@@ -69,7 +80,7 @@ def record_change(
     else:
         changes = before if before is not None else snapshot(instance)
     return ChangeRecord.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=acting_user(actor),
         action=action,
         content_type=ContentType.objects.get_for_model(type(instance)),
         object_id=str(instance.pk),

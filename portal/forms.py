@@ -1,4 +1,5 @@
-"""Forms of the account pages."""
+"""Forms of the account pages, and the one helper every app's forms use to
+show a service's refusal."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from portal.tokens import MAX_TOKEN_DAYS
 
@@ -28,3 +30,13 @@ class TokenCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Read at request time so tests and deployments can change the setting.
         self.fields["days"].initial = settings.API_TOKEN_DEFAULT_DAYS
+
+
+def apply_service_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: next to the field it
+    names when the form has that field, at the top otherwise."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)

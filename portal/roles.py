@@ -1,19 +1,25 @@
-"""Roles are Django groups. Pages and endpoints ask for roles, not for users.
+"""Roles are Django groups. Pages and endpoints ask for a capability, and
+``POLICY`` (the one role-policy table) says which roles hold it.
 
-A user without any role sees nothing: every view and endpoint requires at
-least one role (``HasAnyRole`` is in DRF's default permissions, and
-``RoleRequiredMixin`` guards pages).
+A user without any role sees nothing: every view and endpoint requires a
+capability, ``READ`` at least (``HasAnyRole`` is in DRF's default
+permissions; ``RoleRequiredMixin`` and ``role_required`` guard pages, and
+all three ask ``may``). Rules finer than a role (a RACI letter, cost-center
+membership) are checked by the services and selectors on top of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from django.contrib.auth.mixins import AccessMixin
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.permissions import BasePermission
 
 
@@ -90,6 +96,54 @@ def has_role(user: Any, *roles: str) -> bool:
     return bool(held.intersection(roles))
 
 
+# ---------------------------------------------------------------------------
+# The role-policy table: which roles may do what, for pages and endpoints.
+# ---------------------------------------------------------------------------
+
+READ = "read"
+PILOTS_WRITE = "pilots.write"
+METRICS_IMPORT = "metrics.import"
+COSTS_WRITE = "costs.write"
+VENDORS_WRITE = "vendors.write"
+REVIEWS_SUBMIT = "reviews.submit"
+
+POLICY: dict[str, frozenset[str]] = {
+    # Every page and read endpoint: any role.
+    READ: ALL_ROLES,
+    # Pilots, phases, exit criteria, RACI and readiness.
+    PILOTS_WRITE: frozenset({Role.PROGRAM_MANAGER, Role.ADMIN}),
+    # Metrics uploads and pushes: the pilot team brings evidence.
+    METRICS_IMPORT: frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN}),
+    # Cost centers, cost models, usage mappings, closing periods, bills.
+    COSTS_WRITE: frozenset({Role.FINANCE, Role.ADMIN}),
+    # Vendors, contracts, incidents, sites, parts, stock.
+    VENDORS_WRITE: frozenset({Role.PROCUREMENT, Role.ADMIN}),
+    # Go/no-go reviews: the RACI letter decides beyond this (R or C, or a PM).
+    REVIEWS_SUBMIT: frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.APPROVER, Role.ADMIN}),
+}
+
+
+def roles_for(capability: str) -> frozenset[str]:
+    """The roles holding ``capability``; an unknown name is a programming error."""
+    try:
+        return POLICY[capability]
+    except KeyError:
+        raise ImproperlyConfigured(f"No role policy for {capability!r}") from None
+
+
+def may(user: Any, capability: str = READ) -> bool:
+    """True when the user holds a role that ``capability`` admits."""
+    return bool(user_roles(user) & roles_for(capability))
+
+
+def refusal(capability: str) -> str:
+    """Why a user was refused: which roles may."""
+    if capability == READ:
+        return "Your account has no PilotGate role; ask a platform admin for one."
+    names = ", ".join(sorted(Role(role).label for role in roles_for(capability)))
+    return f"This needs one of these roles: {names}."
+
+
 def sync_role_groups() -> None:
     """Create one group per role with its permissions. Safe to run repeatedly."""
     for role, codenames in ROLE_PERMISSIONS.items():
@@ -105,30 +159,73 @@ def sync_role_groups() -> None:
         group.permissions.set(perms)
 
 
+P = ParamSpec("P")
+PageView = Callable[Concatenate[HttpRequest, P], HttpResponse]
+
+
+def page_access(request: HttpRequest, capability: str) -> None:
+    """The page guard both page styles share: raises PermissionDenied (403,
+    with the reason) for a user whose roles ``capability`` does not admit.
+    Callers send anonymous users to the login page first."""
+    if not may(request.user, capability):
+        raise PermissionDenied(refusal(capability))
+
+
 class RoleRequiredMixin(AccessMixin):
-    """Page guard: anonymous users go to login, users without a role get 403.
+    """Page guard for class-based pages: anonymous users go to login, users
+    whose roles ``capability`` does not admit get 403."""
 
-    ``required_roles`` empty means "any role".
-    """
-
-    required_roles: Iterable[str] = ()
-    raise_exception = False
+    capability: str = READ
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not has_role(request.user, *self.required_roles):
-            self.raise_exception = True
-            return self.handle_no_permission()
+        page_access(request, self.capability)
         response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         return response
 
 
-class HasAnyRole(BasePermission):
-    """DRF default: an authenticated user must hold at least one role."""
+def role_required(
+    capability: str = READ, *, fragment: bool = False
+) -> Callable[[PageView[P]], PageView[P]]:
+    """The same guard for function pages. Anonymous users go to the login
+    page, except for HTMX fragments, which answer 403: a login form swapped
+    into a panel would help nobody."""
 
-    message = "Your account has no PilotGate role."
+    def decorate(view: PageView[P]) -> PageView[P]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            if not request.user.is_authenticated and not fragment:
+                return redirect_to_login(request.get_full_path())
+            if not request.user.is_authenticated:
+                raise PermissionDenied(refusal(READ))
+            page_access(request, capability)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+class HasAnyRole(BasePermission):
+    """DRF default: the view's ``capability`` (``READ`` unless it says
+    otherwise; a viewset may name one per action in ``capabilities``)."""
+
+    message = refusal(READ)
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        required: Iterable[str] = getattr(view, "required_roles", ())
-        return has_role(request.user, *required)
+        capability = view_capability(view)
+        if may(request.user, capability):
+            return True
+        if user_roles(request.user):
+            self.message = refusal(capability)
+        return False
+
+
+def view_capability(view: Any) -> str:
+    """The capability an API view needs for this request."""
+    by_action: dict[str, str] = getattr(view, "capabilities", {})
+    action = getattr(view, "action", None) or getattr(view.request, "method", "").lower()
+    if action in by_action:
+        return by_action[action]
+    return str(getattr(view, "capability", READ))

@@ -23,7 +23,7 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from portal.audit import record_change
+from portal.audit import Actor, record_change
 from portal.models import ApiToken, ChangeRecord
 
 TOKEN_PREFIX = "pg_"  # noqa: S105 - a public marker, not a secret
@@ -86,7 +86,7 @@ def token_create(*, user: Any, name: str, days: int | None = None) -> tuple[ApiT
     return token, key
 
 
-def token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
+def token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Revoke ``token`` now. Revoking a revoked token changes nothing."""
     with transaction.atomic():
         # Lock the row: two revokes racing would both record a change.

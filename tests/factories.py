@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from factory.declarations import LazyAttribute, PostGeneration, Sequence, SubFactory
 from factory.django import DjangoModelFactory, Password
 from factory.faker import Faker
@@ -25,12 +25,12 @@ from pilots.models import (
 )
 
 
-def _set_roles(obj: AbstractUser, create: bool, extracted: Any, **kwargs: Any) -> None:
+def _set_roles(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
     if create and extracted:
         obj.groups.set(Group.objects.filter(name__in=list(extracted)))
 
 
-class UserFactory(DjangoModelFactory[AbstractUser]):
+class UserFactory(DjangoModelFactory[User]):
     """A user; pass ``roles=[Role.FINANCE, ...]`` to put them in role groups
     (the groups must exist: use the ``roles`` fixture or sync_role_groups())."""
 

@@ -28,11 +28,9 @@ from metrics.api.serializers import (
 )
 from metrics.models import ImportJob
 from pilots.models import Backend
-from portal.roles import Role
+from portal.roles import METRICS_IMPORT
 
-__all__ = ["IMPORT_ROLES", "BackendSummaryView", "ImportJobViewSet"]
-
-IMPORT_ROLES: tuple[str, ...] = (Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN)
+__all__ = ["BackendSummaryView", "ImportJobViewSet"]
 
 
 class ImportJobPagination(CursorPagination):
@@ -75,9 +73,7 @@ class ImportJobViewSet(
     search_fields: list[str] = []
     ordering_fields: list[str] = []
 
-    @property
-    def required_roles(self) -> tuple[str, ...]:
-        return IMPORT_ROLES if self.action == "create" else ()
+    capabilities = {"create": METRICS_IMPORT}
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = ImportJobCreateSerializer(data=request.data)
@@ -103,8 +99,6 @@ class ImportJobViewSet(
 class BackendSummaryView(APIView):
     """``GET /api/v1/backends/{slug}/summary/?start=&end=``: the backend's
     metrics summary over a window (hourly rollups; constant queries)."""
-
-    required_roles: tuple[str, ...] = ()
 
     @extend_schema(
         summary="Metrics summary of a backend",

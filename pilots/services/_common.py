@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from pilots.models import Pilot
-from portal.audit import record_change, snapshot
+from portal.audit import Actor, record_change, snapshot
 from portal.models import ChangeRecord
 
 
@@ -21,7 +21,7 @@ class DomainError(ValidationError):
 TransitionError = DomainError
 
 
-def audit_create(*, actor: Any, instance: models.Model, pilot: Pilot, message: str = "") -> None:
+def audit_create(*, actor: Actor, instance: models.Model, pilot: Pilot, message: str = "") -> None:
     record_change(
         actor=actor,
         instance=instance,
@@ -34,7 +34,7 @@ def audit_create(*, actor: Any, instance: models.Model, pilot: Pilot, message: s
 
 def audit_update(
     *,
-    actor: Any,
+    actor: Actor,
     instance: models.Model,
     pilot: Pilot,
     before: dict[str, Any],
@@ -52,7 +52,7 @@ def audit_update(
 
 
 def audit_delete(
-    *, actor: Any, instance: models.Model, pilot: Pilot, before: dict[str, Any], message: str = ""
+    *, actor: Actor, instance: models.Model, pilot: Pilot, before: dict[str, Any], message: str = ""
 ) -> None:
     record_change(
         actor=actor,

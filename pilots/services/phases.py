@@ -25,10 +25,9 @@ from pilots.services._common import (
     audit_delete,
     audit_update,
 )
-from portal.audit import snapshot
+from portal.audit import Actor, snapshot
 
 _S = Phase.Status
-_CLOSED_PILOT = {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}
 
 
 @dataclass(frozen=True)
@@ -101,12 +100,12 @@ DEFAULT_PLAN: tuple[PhaseDefault, ...] = (
 
 
 def _ensure_open(pilot: Pilot, doing: str) -> None:
-    if pilot.status in _CLOSED_PILOT:
+    if pilot.is_closed:
         raise DomainError(f"Cannot {doing}: {pilot.name} is {pilot.get_status_display().lower()}.")
 
 
 @transaction.atomic
-def phase_plan_defaults(*, pilot: Pilot, actor: Any) -> list[Phase]:
+def phase_plan_defaults(*, pilot: Pilot, actor: Actor) -> list[Phase]:
     """Plan the default phases back to back from the pilot's target start,
     each with its default exit criteria. Only on a pilot without phases."""
     _ensure_open(pilot, "plan default phases")
@@ -151,7 +150,7 @@ def phase_plan_defaults(*, pilot: Pilot, actor: Any) -> list[Phase]:
 def phase_create(
     *,
     pilot: Pilot,
-    actor: Any,
+    actor: Actor,
     kind: str,
     planned_start: dt.date,
     planned_end: dt.date,
@@ -186,7 +185,7 @@ PHASE_EDITABLE_FIELDS: frozenset[str] = frozenset(
 
 
 @transaction.atomic
-def phase_update(*, phase: Phase, actor: Any, data: Mapping[str, Any]) -> Phase:
+def phase_update(*, phase: Phase, actor: Actor, data: Mapping[str, Any]) -> Phase:
     """Edit a phase's plan. Only planned phases: once a phase runs, its end
     moves through ``phase_extend`` and the rest is history."""
     unknown = set(data) - PHASE_EDITABLE_FIELDS
@@ -224,7 +223,7 @@ def _lock(phase: Phase) -> tuple[Phase, Pilot, list[Phase]]:
 def _check_transition(action: str, phase: Phase, pilot: Pilot, phases: list[Phase]) -> None:
     rule = TRANSITIONS[action]
     verb = action
-    if pilot.status in _CLOSED_PILOT:
+    if pilot.is_closed:
         raise TransitionError(
             f"Cannot {verb} {phase.label}: the pilot is {pilot.get_status_display().lower()}."
         )
@@ -242,23 +241,23 @@ def _check_transition(action: str, phase: Phase, pilot: Pilot, phases: list[Phas
         for earlier in phases:
             if earlier.order >= phase.order:
                 break
-            if earlier.status not in {_S.PASSED, _S.SKIPPED}:
+            if not earlier.is_cleared:
                 raise TransitionError(
                     f"Cannot start {phase.label}: {earlier.label} comes first and is "
                     f"{earlier.get_status_display().lower()}; phases start in order."
                 )
 
 
-def _finish_pilot_if_done(*, pilot: Pilot, phases: list[Phase], actor: Any) -> None:
+def _finish_pilot_if_done(*, pilot: Pilot, phases: list[Phase], actor: Actor) -> None:
     """A pilot whose phases are all passed or skipped is completed (only if it
     ran at all: skipping every phase of a draft leaves it a draft)."""
     if pilot.status != Pilot.Status.ACTIVE:
         return
-    if all(p.status in {_S.PASSED, _S.SKIPPED} for p in phases):
+    if all(p.is_cleared for p in phases):
         _set_pilot_status(pilot=pilot, status=Pilot.Status.COMPLETED, actor=actor)
 
 
-def _set_pilot_status(*, pilot: Pilot, status: str, actor: Any, message: str = "") -> None:
+def _set_pilot_status(*, pilot: Pilot, status: str, actor: Actor, message: str = "") -> None:
     before = snapshot(pilot)
     pilot.status = status
     pilot.full_clean()
@@ -266,7 +265,7 @@ def _set_pilot_status(*, pilot: Pilot, status: str, actor: Any, message: str = "
     audit_update(actor=actor, instance=pilot, pilot=pilot, before=before, message=message)
 
 
-def _apply(phase: Phase, pilot: Pilot, actor: Any, message: str, **changes: Any) -> None:
+def _apply(phase: Phase, pilot: Pilot, actor: Actor, message: str, **changes: Any) -> None:
     before = snapshot(phase)
     for field, value in changes.items():
         setattr(phase, field, value)
@@ -276,7 +275,7 @@ def _apply(phase: Phase, pilot: Pilot, actor: Any, message: str, **changes: Any)
 
 
 @transaction.atomic
-def phase_start(*, phase: Phase, actor: Any, at: dt.datetime | None = None) -> Phase:
+def phase_start(*, phase: Phase, actor: Actor, at: dt.datetime | None = None) -> Phase:
     """Start the next planned phase. The first start makes the pilot active."""
     phase, pilot, phases = _lock(phase)
     _check_transition("start", phase, pilot, phases)
@@ -290,7 +289,7 @@ def phase_start(*, phase: Phase, actor: Any, at: dt.datetime | None = None) -> P
 
 @transaction.atomic
 def phase_pass(
-    *, phase: Phase, actor: Any, at: dt.datetime | None = None, message: str = ""
+    *, phase: Phase, actor: Actor, at: dt.datetime | None = None, message: str = ""
 ) -> Phase:
     """Pass the active phase. Passing the last phase completes the pilot."""
     phase, pilot, phases = _lock(phase)
@@ -303,7 +302,7 @@ def phase_pass(
 
 @transaction.atomic
 def phase_fail(
-    *, phase: Phase, actor: Any, at: dt.datetime | None = None, message: str = ""
+    *, phase: Phase, actor: Actor, at: dt.datetime | None = None, message: str = ""
 ) -> Phase:
     """Fail the active phase; the pilot stops."""
     phase, pilot, phases = _lock(phase)
@@ -318,7 +317,7 @@ def phase_fail(
 
 
 @transaction.atomic
-def phase_skip(*, phase: Phase, actor: Any, message: str = "") -> Phase:
+def phase_skip(*, phase: Phase, actor: Actor, message: str = "") -> Phase:
     """Skip a planned phase (e.g. no shadow traffic available)."""
     phase, pilot, phases = _lock(phase)
     _check_transition("skip", phase, pilot, phases)
@@ -328,7 +327,7 @@ def phase_skip(*, phase: Phase, actor: Any, message: str = "") -> Phase:
 
 
 @transaction.atomic
-def phase_extend(*, phase: Phase, actor: Any, planned_end: dt.date, message: str = "") -> Phase:
+def phase_extend(*, phase: Phase, actor: Actor, planned_end: dt.date, message: str = "") -> Phase:
     """Move a planned or active phase's planned end later."""
     phase, pilot, phases = _lock(phase)
     _check_transition("extend", phase, pilot, phases)
@@ -352,14 +351,14 @@ def next_startable_phase(phases: list[Phase]) -> Phase | None:
     for phase in phases:
         if phase.status == _S.PLANNED:
             return phase
-        if phase.status not in {_S.PASSED, _S.SKIPPED}:
+        if not phase.is_cleared:
             return None
     return None
 
 
 # --- exit criteria ------------------------------------------------------------
 
-_CRITERION_FIELDS: frozenset[str] = frozenset(
+CRITERION_FIELDS: frozenset[str] = frozenset(
     {"metric", "comparison", "direction", "threshold", "critical", "weight"}
 )
 
@@ -380,7 +379,7 @@ def _ensure_criteria_editable(phase: Phase) -> Phase:
 def exit_criterion_add(
     *,
     phase: Phase,
-    actor: Any,
+    actor: Actor,
     metric: str,
     comparison: str,
     direction: str,
@@ -406,9 +405,9 @@ def exit_criterion_add(
 
 @transaction.atomic
 def exit_criterion_update(
-    *, criterion: ExitCriterion, actor: Any, data: Mapping[str, Any]
+    *, criterion: ExitCriterion, actor: Actor, data: Mapping[str, Any]
 ) -> ExitCriterion:
-    unknown = set(data) - _CRITERION_FIELDS
+    unknown = set(data) - CRITERION_FIELDS
     if unknown:
         raise DomainError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
     criterion.phase = _ensure_criteria_editable(criterion.phase)
@@ -422,7 +421,7 @@ def exit_criterion_update(
 
 
 @transaction.atomic
-def exit_criterion_remove(*, criterion: ExitCriterion, actor: Any) -> None:
+def exit_criterion_remove(*, criterion: ExitCriterion, actor: Actor) -> None:
     pilot = _ensure_criteria_editable(criterion.phase).pilot
     audit_delete(actor=actor, instance=criterion, pilot=pilot, before=snapshot(criterion))
     criterion.delete()

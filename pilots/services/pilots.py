@@ -10,7 +10,7 @@ from django.db import transaction
 
 from pilots.models import Backend, Pilot, RaciActivity, ReadinessAnswer
 from pilots.services._common import DomainError, audit_create, audit_update
-from portal.audit import snapshot
+from portal.audit import Actor, acting_user, snapshot
 
 # The built-in RACI activities every pilot starts with (DESIGN.md, "RACI").
 DEFAULT_ACTIVITIES: tuple[RaciActivity.Key, ...] = (
@@ -40,7 +40,7 @@ PILOT_EDITABLE_FIELDS: frozenset[str] = frozenset(
 @transaction.atomic
 def pilot_create(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     model_name: str,
     candidate_backend: Backend,
@@ -66,7 +66,7 @@ def pilot_create(
         target_start=target_start,
         target_end=target_end,
         status=Pilot.Status.DRAFT,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=acting_user(actor),
     )
     pilot.full_clean()
     pilot.save()
@@ -87,7 +87,7 @@ def pilot_create(
 
 
 @transaction.atomic
-def pilot_update(*, pilot: Pilot, actor: Any, data: Mapping[str, Any]) -> Pilot:
+def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilot:
     """Change the descriptive fields of a pilot. Status moves only through
     phase transitions, so it is not accepted here."""
     unknown = set(data) - PILOT_EDITABLE_FIELDS
@@ -97,7 +97,7 @@ def pilot_update(*, pilot: Pilot, actor: Any, data: Mapping[str, Any]) -> Pilot:
         )
     # Re-read under a lock: the caller's copy may predate a phase transition.
     pilot = Pilot.objects.select_for_update().get(pk=pilot.pk)
-    if pilot.status in {Pilot.Status.COMPLETED, Pilot.Status.STOPPED}:
+    if pilot.is_closed:
         raise DomainError(
             f"{pilot.name} is {pilot.get_status_display().lower()}; it can no longer be edited."
         )

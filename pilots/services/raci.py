@@ -23,13 +23,13 @@ from pilots.services._common import (
     audit_update,
     display_name,
 )
-from portal.audit import snapshot
+from portal.audit import Actor, snapshot
 
 _L = RaciAssignment.Letter
 
 
 @transaction.atomic
-def activity_add(*, pilot: Pilot, actor: Any, name: str) -> RaciActivity:
+def activity_add(*, pilot: Pilot, actor: Actor, name: str) -> RaciActivity:
     """A custom activity the PM adds, placed after the others."""
     highest = pilot.raci_activities.aggregate(m=Max("order"))["m"]
     activity = RaciActivity(
@@ -69,7 +69,7 @@ def _check_activity(
 def raci_set_matrix(
     *,
     pilot: Pilot,
-    actor: Any,
+    actor: Actor,
     matrix: Mapping[int, Mapping[int, str | None]],
 ) -> None:
     """Set the letters of the pilot's activities: ``{activity_id: {user_id:
@@ -120,7 +120,7 @@ def raci_set_matrix(
 
 
 def _apply_letters(
-    *, activity: RaciActivity, intended: Mapping[int, str], pilot: Pilot, actor: Any
+    *, activity: RaciActivity, intended: Mapping[int, str], pilot: Pilot, actor: Actor
 ) -> None:
     current = {a.user_id: a for a in activity.assignments.all()}
     # Deletes and A-changes first: the database refuses a second A even for
@@ -142,7 +142,7 @@ def _apply_letters(
             _change_letter(existing, letter, pilot, actor)
 
 
-def _change_letter(assignment: RaciAssignment, letter: str, pilot: Pilot, actor: Any) -> None:
+def _change_letter(assignment: RaciAssignment, letter: str, pilot: Pilot, actor: Actor) -> None:
     before = snapshot(assignment)
     assignment.letter = letter
     assignment.full_clean()

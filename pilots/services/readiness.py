@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from pilots.models import Pilot, ReadinessAnswer
 from pilots.services._common import DomainError, audit_create, audit_update
-from portal.audit import snapshot
+from portal.audit import Actor, acting_user, snapshot
 
 # "Pilot" when most of the five answers are yes (DESIGN.md).
 YES_NEEDED = 3
@@ -19,7 +18,7 @@ YES_NEEDED = 3
 
 @transaction.atomic
 def readiness_answer(
-    *, pilot: Pilot, actor: Any, question: str, answer: str, evidence: str = ""
+    *, pilot: Pilot, actor: Actor, question: str, answer: str, evidence: str = ""
 ) -> ReadinessAnswer:
     """Answer one readiness question (yes/no/unknown) with an evidence note."""
     if question not in ReadinessAnswer.Question.values:
@@ -35,7 +34,7 @@ def readiness_answer(
         return row
     row.answer = answer
     row.evidence = evidence
-    row.answered_by = actor if getattr(actor, "is_authenticated", False) else None
+    row.answered_by = acting_user(actor)
     row.answered_at = timezone.now()
     row.full_clean()
     row.save()
@@ -87,7 +86,7 @@ def readiness_recommendation(answers: Iterable[ReadinessAnswer]) -> Recommendati
 
 @transaction.atomic
 def readiness_save(
-    *, pilot: Pilot, actor: Any, answers: Iterable[tuple[str, str, str]]
+    *, pilot: Pilot, actor: Actor, answers: Iterable[tuple[str, str, str]]
 ) -> list[ReadinessAnswer]:
     """Answer several questions at once, all or nothing:
     ``(question, answer, evidence)`` triples."""

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from pilots import services
 from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer, Vendor
-from portal.audit import record_change
+from portal.audit import Actor, record_change
 from portal.models import ChangeRecord
 from portal.roles import Role, sync_role_groups
 
@@ -289,7 +289,7 @@ class Command(BaseCommand):
         *,
         passed: int,
         then: str,
-        actor: Any,
+        actor: Actor,
         today: dt.date,
     ) -> None:
         for phase in phases[:passed]:
@@ -340,7 +340,7 @@ class Command(BaseCommand):
             pilot, users, {RaciActivity.Key.GO_NO_GO: {"pm": "R", "approver": "A", "team": "C"}}
         )
 
-    def _readiness(self, pilot: Pilot, actor: Any) -> None:
+    def _readiness(self, pilot: Pilot, actor: Actor) -> None:
         q, a = ReadinessAnswer.Question, ReadinessAnswer.Answer
         services.readiness_save(
             pilot=pilot,

@@ -1,4 +1,4 @@
-"""The pilot page's change log: each ChangeRecord as lines a person reads.
+"""Change logs (a pilot's, a vendor's...): each ChangeRecord as lines a person reads.
 
 Records store raw values (ids, choice codes, ISO timestamps) so they stay
 true whatever is renamed later; this module turns them into names and labels
@@ -17,7 +17,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
-from pilots.models import Phase
 from portal.models import ChangeRecord
 
 ChangeLine = tuple[str, Any, Any]
@@ -69,10 +68,9 @@ def _display_name(obj: models.Model) -> str:
     if isinstance(obj, AbstractBaseUser):
         full: str = getattr(obj, "get_full_name", lambda: "")()
         return full or obj.get_username()
-    if isinstance(obj, Phase):
-        # Its __str__ names the pilot (a query per phase), and the log is the pilot's.
-        return f"{obj.order}. {obj.label}"
-    return str(obj)
+    # A model may name itself shorter in a log that is already its parent's.
+    name = getattr(obj, "change_log_name", None)
+    return str(name()) if callable(name) else str(obj)
 
 
 def _readable(field: models.Field[Any, Any] | None, value: Any, names: _Names, tz: ZoneInfo) -> Any:
