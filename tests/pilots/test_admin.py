@@ -160,9 +160,7 @@ def test_admin_phase_inline_is_read_only(as_user, admin_user):
     assert b"phases-0-planned_start" not in page.content
 
 
-def test_admin_phase_edit_goes_through_the_service_and_is_in_the_pilots_log(
-    as_user, admin_user
-):
+def test_admin_phase_edit_goes_through_the_service_and_is_in_the_pilots_log(as_user, admin_user):
     phase = PhaseFactory.create(traffic_percent=0)
     response = _admin_edit(as_user(admin_user), phase, traffic_percent="5")
     assert response.status_code == 302, response.content.decode()[:2000]
