@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib import admin
 from django.db import models, transaction
 
-from metrics.beat import metric_source_sync_schedule, metric_source_unschedule
 from metrics.models import (
     HourlyRollup,
     ImportJob,
@@ -23,6 +22,7 @@ from metrics.models import (
     MetricSource,
     Series,
 )
+from metrics.services import metric_source_sync_schedule, metric_source_unschedule
 from portal.admin import AuditedAdmin
 
 
@@ -108,7 +108,7 @@ class ImportJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(MetricSource)
 class MetricSourceAdmin(AuditedAdmin):
     """Saving a source creates or updates its Celery beat PeriodicTask;
-    deleting it removes the task (metrics/beat.py)."""
+    deleting it removes the task (metrics/services/schedules.py)."""
 
     # Prometheus servers inside the network are usually plain http.
     formfield_overrides = {models.URLField: {"assume_scheme": "http"}}

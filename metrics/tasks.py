@@ -42,7 +42,7 @@ def requeue_stale_import_jobs() -> list[int]:
 
 
 # ---------------------------------------------------------------------------
-# Scheduled pulls (metrics/pull.py, metrics/beat.py): the beat schedule (a
+# Scheduled pulls (metrics/services/pulls.py and schedules.py): the beat schedule (a
 # django-celery-beat PeriodicTask per source) calls this task by its
 # registered name with the source id.
 # ---------------------------------------------------------------------------
@@ -61,7 +61,5 @@ def pull_metric_source(source_id: int) -> int | None:
     """Pull one MetricSource's queries and import them; returns the job id.
     Running twice is harmless: a re-pulled window stores nothing new, and
     the watermark only moves forward."""
-    from metrics.pull import pull_source
-
-    job = pull_source(source_id=source_id)
+    job = services.pull_source(source_id=source_id)
     return None if job is None else job.pk

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 
 from metrics import services, storage
 from metrics.models import HourlyRollup, ImportJob, MetricDefinition, Sample, Series
-from metrics.services import import_job_create, import_job_run
+from metrics.services import import_job_create, import_job_run, imports
 from pilots.models import Backend
 from portal.models import ChangeRecord
 from tests.metrics.conftest import DATA, SCRAPE_TIME
@@ -362,7 +362,7 @@ def test_requeue_stale_jobs_enqueues_lost_ones(
     catalog: None, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enqueued: list[int] = []
-    monkeypatch.setattr(services, "_enqueue", enqueued.append)
+    monkeypatch.setattr(imports, "_enqueue", enqueued.append)
     job = import_job_create(
         actor=None, backend=backend, file=io.BytesIO(b"power_watts 1\n"), enqueue=False
     )

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from metrics import services, storage
+from metrics import storage
 from metrics.catalog import seed_catalog
 from metrics.models import HourlyRollup, ImportJob, Sample
 from metrics.parsers import csv_long
-from metrics.services import import_job_create, import_job_run
+from metrics.services import import_job_create, import_job_run, imports
 from pilots.models import Backend
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,7 @@ def test_progress_is_visible_to_other_connections_during_the_job(
     seed_catalog()
     monkeypatch.setattr(storage, "BATCH_SIZE", 500)
     monkeypatch.setattr(csv_long, "CSV_CHUNK_LINES", 500)
-    monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 0)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY_SECONDS", 0)
     job = new_job(backend, csv_bytes(5000))
     seen: list[tuple[int, int]] = []
     original = storage.SampleWriter.flush

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from metrics.beat import PULL_TASK_NAME
 from metrics.models import ImportJob, MetricSource, Sample, Series
-from metrics.pull import MAX_POINTS_PER_REQUEST, pull_source, pull_windows
+from metrics.promhttp import MAX_POINTS_PER_REQUEST, pull_windows
+from metrics.services import PULL_TASK_NAME, pull_source
 from tests.factories import BackendFactory
 
 NOW = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from metrics.beat import PULL_TASK_NAME, metric_source_sync_schedule, metric_source_unschedule
 from metrics.models import MetricSource
+from metrics.services import PULL_TASK_NAME, metric_source_sync_schedule, metric_source_unschedule
 from portal.models import ChangeRecord
 from tests.factories import BackendFactory
 

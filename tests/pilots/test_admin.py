@@ -272,7 +272,7 @@ def test_admin_readiness_answer_is_recorded_with_who_answered(as_user, admin_use
         target_start=dt.date(2026, 1, 1),
         target_end=dt.date(2026, 3, 1),
     )
-    answer = pilot.readiness_answers.first()
+    answer = pilot.readiness_answers.get(question="steady_qps")
     response = _admin_edit(as_user(admin_user), answer, answer="yes", evidence="load test")
     assert response.status_code == 302, response.content.decode()[:2000]
     answer.refresh_from_db()

@@ -1,20 +1,12 @@
 """Scheduled pulls: fetch a MetricSource's queries from Prometheus'
-``/api/v1/query_range`` and import the answer through the normal ImportJob
-path (source "pull"), so a pull shows up in the imports list like an upload.
+``/api/v1/query_range`` (``metrics.promhttp``) and import the answer through
+the normal ImportJob path (source "pull"), so a pull shows up in the imports
+list like an upload.
 
 The window is ``last_pulled_until`` (or ``now - lookback``) to ``now``;
 ``last_pulled_until`` moves on only when the import succeeded, so a failed
 pull is retried over the same window next time. Re-pulling a window stores
 nothing new: samples are unique by (series, ts).
-
-Queries should select raw series (``vllm:generation_tokens_total{...}``,
-``DCGM_FI_DEV_POWER_USAGE``): the import maps them by ``__name__`` and computes
-rates itself. An expression such as ``rate(x[5m])`` loses ``__name__`` and is
-reported as unmapped.
-
-Only the standard library talks HTTP here (urllib): a timeout on every
-request and a cap on the response size, so a misbehaving server can neither
-hang a worker nor exhaust its memory.
 """
 
 from __future__ import annotations
@@ -23,109 +15,24 @@ import datetime as dt
 import json
 import logging
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from metrics import services
 from metrics.models import ImportJob, MetricSource
+from metrics.promhttp import PullError, fetch_query_range, pull_windows
+from metrics.services.imports import import_job_create, import_job_run
 
-__all__ = ["PullError", "fetch_query_range", "pull_source", "pull_windows"]
+__all__ = ["pull_source"]
 
 logger = logging.getLogger(__name__)
-
-# Prometheus refuses a query_range that would return more than 11,000 points
-# per series; stay under it by splitting long windows.
-MAX_POINTS_PER_REQUEST = 10_000
 
 
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
-
-
-class PullError(Exception):
-    """A query could not be fetched; the message says which and why."""
-
-
-def pull_windows(
-    start: dt.datetime, end: dt.datetime, step_seconds: int
-) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """Split [start, end] into windows of at most MAX_POINTS_PER_REQUEST steps."""
-    span = dt.timedelta(seconds=step_seconds * (MAX_POINTS_PER_REQUEST - 1))
-    chunk_start = start
-    while chunk_start < end:
-        chunk_end = min(chunk_start + span, end)
-        yield chunk_start, chunk_end
-        chunk_start = chunk_end
-
-
-def fetch_query_range(
-    *,
-    base_url: str,
-    query: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    step_seconds: int,
-    timeout: float,
-    max_bytes: int,
-) -> list[dict[str, Any]]:
-    """One ``query_range`` call; returns the matrix's result list."""
-    parsed = urllib.parse.urlsplit(base_url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise PullError(f"base URL {base_url!r} is not an http(s) URL")
-    params = urllib.parse.urlencode(
-        {
-            "query": query,
-            "start": f"{start.timestamp():.3f}",
-            "end": f"{end.timestamp():.3f}",
-            "step": str(step_seconds),
-        }
-    )
-    url = f"{base_url.rstrip('/')}/api/v1/query_range?{params}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            body = response.read(max_bytes + 1)
-    except urllib.error.HTTPError as exc:
-        raise PullError(f"query {query!r}: HTTP {exc.code}: {_prometheus_error(exc)}") from exc
-    except urllib.error.URLError as exc:
-        raise PullError(f"query {query!r}: cannot reach {base_url}: {exc.reason}") from exc
-    except TimeoutError as exc:
-        raise PullError(f"query {query!r}: no answer from {base_url} in {timeout:g} s") from exc
-    if len(body) > max_bytes:
-        raise PullError(f"query {query!r}: the answer is larger than {max_bytes:,} bytes")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PullError(f"query {query!r}: the answer is not JSON ({exc})") from exc
-    if not isinstance(document, dict) or document.get("status") != "success":
-        reason = document.get("error") if isinstance(document, dict) else None
-        raise PullError(f"query {query!r}: Prometheus answered an error: {reason or document!r}")
-    data = document.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "matrix":
-        raise PullError(f"query {query!r}: expected a matrix result")
-    result = data.get("result")
-    if not isinstance(result, list):
-        raise PullError(f"query {query!r}: the matrix has no result list")
-    return result
-
-
-def _prometheus_error(exc: urllib.error.HTTPError) -> str:
-    """Prometheus explains failures in a JSON body; fall back to the reason."""
-    try:
-        body = json.loads(exc.read(64 * 1024))
-    except (OSError, ValueError):
-        return str(exc.reason)
-    if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
-    return str(exc.reason)
 
 
 def _write_matrix(out: IO[str], source: MetricSource, start: dt.datetime, end: dt.datetime) -> int:
@@ -184,7 +91,7 @@ def pull_source(*, source_id: int, now: dt.datetime | None = None) -> ImportJob 
                 error = str(exc)
         # enqueue=False: this task runs the import itself, so it knows the
         # outcome before it moves the watermark.
-        job = services.import_job_create(
+        job = import_job_create(
             actor=None,
             backend=source.backend,
             pilot=source.pilot,
@@ -198,7 +105,7 @@ def pull_source(*, source_id: int, now: dt.datetime | None = None) -> ImportJob 
         logger.warning("Pull of metric source %s failed: %s", source_id, error)
         return job
 
-    services.import_job_run(job_id=job.pk)
+    import_job_run(job_id=job.pk)
     job.refresh_from_db()
     if job.status == ImportJob.Status.SUCCEEDED:
         # Guarded: a slower concurrent pull never moves the watermark back.
