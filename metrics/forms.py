@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -78,30 +77,6 @@ class ImportUploadForm(forms.Form):
                 f"{pilot.baseline_backend} (baseline), not on {backend}.",
             )
         return cleaned
-
-
-class ImportFilterForm(forms.Form):
-    """Filters of the imports list (GET)."""
-
-    backend = forms.ModelChoiceField(
-        queryset=Backend.objects.order_by("name"),
-        to_field_name="slug",
-        required=False,
-        empty_label="All backends",
-    )
-    status = forms.ChoiceField(
-        choices=[("", "All statuses"), *ImportJob.Status.choices], required=False
-    )
-
-    def filter(self, queryset: QuerySet[ImportJob]) -> QuerySet[ImportJob]:
-        """``queryset`` narrowed by the valid filters (all of it when invalid)."""
-        if not self.is_valid():
-            return queryset
-        if self.cleaned_data.get("backend"):
-            queryset = queryset.filter(backend=self.cleaned_data["backend"])
-        if self.cleaned_data.get("status"):
-            queryset = queryset.filter(status=self.cleaned_data["status"])
-        return queryset
 
 
 class ChartWindowForm(forms.Form):

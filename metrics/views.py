@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from metrics import charts, selectors, services
-from metrics.forms import ChartWindowForm, ImportFilterForm, ImportUploadForm
+from metrics.filters import ImportJobFilter
+from metrics.forms import ChartWindowForm, ImportUploadForm
 from metrics.models import HourlyRollup, ImportJob
 from pilots.models import Backend, Pilot
 from portal.forms import apply_service_error
@@ -35,21 +36,23 @@ IMPORT_LIST_LIMIT = 50
 @role_required()
 def import_list(request: HttpRequest) -> HttpResponse:
     """The most recent imports, filtered by backend and status."""
-    filters = ImportFilterForm(request.GET or None)
-    jobs = filters.filter(
-        ImportJob.objects.select_related("backend", "pilot", "created_by").defer(
+    filterset = ImportJobFilter(
+        request.GET,
+        queryset=ImportJob.objects.select_related("backend", "pilot", "created_by").defer(
             # The list never shows these; they can be large.
             "rejects",
             "unmapped",
             "error",
-        )
-    )[:IMPORT_LIST_LIMIT]
+        ),
+    )
+    # An invalid filter (an unknown backend) shows its error and no rows.
+    jobs = filterset.qs[:IMPORT_LIST_LIMIT] if filterset.is_valid() else ImportJob.objects.none()
     return render(
         request,
         "metrics/import_list.html",
         {
             "nav": "imports",
-            "filters": filters,
+            "filters": filterset.form,
             "jobs": jobs,
             "limit": IMPORT_LIST_LIMIT,
             "can_upload": may(request.user, METRICS_IMPORT),

@@ -26,6 +26,7 @@ from metrics.api.serializers import (
     MetricsSummarySerializer,
     SummaryWindowSerializer,
 )
+from metrics.filters import ImportJobFilter
 from metrics.models import ImportJob
 from pilots.models import Backend
 from portal.roles import METRICS_IMPORT
@@ -69,7 +70,7 @@ class ImportJobViewSet(
     serializer_class = ImportJobSerializer
     pagination_class = ImportJobPagination
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    filterset_fields = ["status", "source", "backend__slug", "pilot"]
+    filterset_class = ImportJobFilter
     search_fields: list[str] = []
     ordering_fields: list[str] = []
 

@@ -10,13 +10,13 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from pilots.api.filters import BackendFilter, PilotFilter
 from pilots.api.serializers import (
     BackendSerializer,
     PilotDetailSerializer,
     PilotListSerializer,
     VendorSerializer,
 )
+from pilots.filters import BackendFilter, PilotFilter
 from pilots.models import Backend, Pilot, RaciAssignment, Vendor
 from pilots.selectors import pilot_list
 
