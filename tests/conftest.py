@@ -130,6 +130,11 @@ def pilot_team(make_user: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
+def procurement(make_user: Callable[..., Any]) -> Any:
+    return make_user("proc", Role.PROCUREMENT)
+
+
+@pytest.fixture
 def admin_user(make_user: Callable[..., Any]) -> Any:
     return make_user("boss", Role.ADMIN, is_staff=True, is_superuser=True)
 

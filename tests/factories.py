@@ -13,6 +13,8 @@ from factory.declarations import LazyAttribute, PostGeneration, Sequence, SubFac
 from factory.django import DjangoModelFactory, Password
 from factory.faker import Faker
 
+from metrics.models import HourlyRollup, ImportJob, MetricDefinition, MetricSource, Series
+from metrics.storage import series_key_hash
 from pilots.models import (
     Backend,
     ExitCriterion,
@@ -135,3 +137,82 @@ class ReadinessAnswerFactory(DjangoModelFactory[ReadinessAnswer]):
     pilot = SubFactory(PilotFactory)
     question = ReadinessAnswer.Question.STEADY_QPS
     answer = ReadinessAnswer.Answer.UNKNOWN
+
+
+# --- metrics -------------------------------------------------------------------
+
+
+class MetricDefinitionFactory(DjangoModelFactory[MetricDefinition]):
+    """A canonical metric; the catalogue's own rows come from its data migration
+    (get-or-create by name, so a factory row never duplicates one)."""
+
+    class Meta:
+        model = MetricDefinition
+        django_get_or_create = ("name",)
+
+    name = Sequence(lambda n: f"test_metric_{n}")
+    unit = ""
+    kind = MetricDefinition.Kind.COUNTER
+
+
+def _series_hash(series: Any) -> str:
+    labels = tuple(sorted((str(k), str(v)) for k, v in (series.labels or {}).items()))
+    key = (series.metric.pk, series.component, series.le, labels)
+    pilot_id = series.pilot.pk if series.pilot is not None else None
+    return series_key_hash(series.backend.pk, pilot_id, key)
+
+
+class SeriesFactory(DjangoModelFactory[Series]):
+    class Meta:
+        model = Series
+
+    backend = SubFactory(BackendFactory)
+    metric = SubFactory(MetricDefinitionFactory)
+    pilot = None
+    component = Series.Component.VALUE
+    le = None
+    labels = LazyAttribute(lambda s: {})
+    key_hash = LazyAttribute(_series_hash)
+
+
+class HourlyRollupFactory(DjangoModelFactory[HourlyRollup]):
+    """One hour of one series: ``count`` samples from ``first`` to ``last``."""
+
+    class Meta:
+        model = HourlyRollup
+
+    series = SubFactory(SeriesFactory)
+    hour = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    count = 60
+    first = 0.0
+    last = 60.0
+    min = LazyAttribute(lambda r: min(r.first, r.last))
+    max = LazyAttribute(lambda r: max(r.first, r.last))
+    sum = LazyAttribute(lambda r: (r.first + r.last) / 2 * r.count)
+    first_ts = LazyAttribute(lambda r: r.hour)
+    last_ts = LazyAttribute(lambda r: r.hour + dt.timedelta(minutes=59))
+    increase = LazyAttribute(lambda r: r.last - r.first)
+
+
+class ImportJobFactory(DjangoModelFactory[ImportJob]):
+    class Meta:
+        model = ImportJob
+
+    backend = SubFactory(BackendFactory)
+    pilot = None
+    format = ImportJob.Format.PROMETHEUS_TEXT
+    source = ImportJob.Source.UPLOAD
+    file_path = Sequence(lambda n: f"imports/test-{n}.prom")
+    original_filename = "scrape.prom"
+    scrape_time = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
+    status = ImportJob.Status.QUEUED
+
+
+class MetricSourceFactory(DjangoModelFactory[MetricSource]):
+    class Meta:
+        model = MetricSource
+
+    name = Sequence(lambda n: f"Prometheus {n}")
+    backend = SubFactory(BackendFactory)
+    base_url = "http://127.0.0.1:9090"
+    queries = LazyAttribute(lambda s: ["vllm:generation_tokens_total"])

@@ -22,8 +22,6 @@ from metrics.parsers import (
 from metrics.parsers import text as text_parsers
 from tests.metrics.conftest import DATA
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"sample data not found at {DATA}")
-
 
 def parse(fmt: str, content: bytes) -> list[ParsedSample | Reject]:
     """Every item, batches expanded into their samples."""
@@ -44,6 +42,7 @@ def rejects(items: list[ParsedSample | Reject]) -> list[Reject]:
     return [item for item in items if isinstance(item, Reject)]
 
 
+@pytest.mark.sample_data
 @pytest.mark.parametrize(
     ("path", "fmt", "expected"),
     [
@@ -67,6 +66,7 @@ def test_real_sample_files_parse_and_are_detected(path: str, fmt: str, expected:
     assert len(samples(items)) == expected
 
 
+@pytest.mark.sample_data
 def test_prometheus_text_big_scrape_keeps_every_sample_with_its_line() -> None:
     path = DATA / "prometheus-text/prometheus-testdata/textparse_alltypes.237mfs.prom.txt"
     lines = path.read_text().splitlines()
@@ -81,6 +81,7 @@ def test_prometheus_text_big_scrape_keeps_every_sample_with_its_line() -> None:
         assert lines[item.line - 1].startswith(item.name)
 
 
+@pytest.mark.sample_data
 def test_vllm_histogram_buckets_keep_inf_and_model_label() -> None:
     with (DATA / "vllm/datadog_vllm_fixture_metrics.txt").open("rb") as f:
         items = samples(list(text_parsers.parse_prometheus_text(f)))
@@ -160,6 +161,7 @@ def _conformance_cases() -> list[tuple[str, bool]]:
     return cases
 
 
+@pytest.mark.sample_data
 @pytest.mark.parametrize(("case", "should_parse"), _conformance_cases())
 def test_openmetrics_conformance_suite(case: str, should_parse: bool) -> None:
     """The bad_* cases fail cleanly (ParseFailure, no other exception); the
@@ -251,6 +253,7 @@ def test_query_json_that_is_not_usable_fails_as_a_whole(body: bytes, message: st
         parse("query_range_json", body)
 
 
+@pytest.mark.sample_data
 def test_native_histogram_series_is_rejected_with_a_reason() -> None:
     path = DATA / "prometheus-api/query_range_native_histogram.openapi-example.json"
     items = parse("query_range_json", path.read_bytes())
@@ -375,12 +378,14 @@ def test_csv_chunks_keep_line_numbers_header_and_order(monkeypatch: pytest.Monke
     assert [item.line for item in items] == [2, 3, 4, 5, 6]  # file order
 
 
+@pytest.mark.sample_data
 def test_detects_openmetrics_by_its_eof_marker() -> None:
     path = DATA / "prometheus-text/prometheus-testdata/promtool_dump-openmetrics-test.prom"
     with path.open("rb") as f:
         assert detect.detect_format(f) == "openmetrics"
 
 
+@pytest.mark.sample_data
 def test_promtool_dump_with_name_in_braces_is_not_mistaken_for_json() -> None:
     path = DATA / "prometheus-text/prometheus-testdata/promtool_dump-test-1.prom"
     with path.open("rb") as f:
