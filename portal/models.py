@@ -70,3 +70,42 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Notification(models.Model):
+    """One email the portal owes someone, sent by a Celery task after commit.
+
+    ``key`` names the event ("review:12:submitted", "budget:CC-4100:2026-11:soft"):
+    it is unique, so an event notifies once however many workers or retries
+    raise it (a guarded insert, not a check-then-act). Delivery is at least
+    once; ``uuid`` goes in the message so a receiver can de-duplicate.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(unique=True, editable=False)
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=50, db_index=True)
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "sent", "failed"]),
+                name="portal_notification_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"

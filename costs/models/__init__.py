@@ -1,0 +1,5 @@
+"""Models of the costs app, one module per topic: ``showback`` (cost
+centers, cost models, usage mappings, daily allocations), ``chargeback``
+(periods, statements, budgets) and ``bills`` (FOCUS bill imports and bill
+mappings). Each topic's models are imported here (``from costs.models
+import X``)."""

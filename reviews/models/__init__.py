@@ -1,0 +1,4 @@
+"""Models of the reviews app, one module per topic: ``reviews`` (go/no-go
+reviews, evidence, decisions, objections, webhooks) and ``redflags`` (red
+flags raised from data). Each topic's models are imported here (``from
+reviews.models import X``)."""
