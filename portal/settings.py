@@ -9,10 +9,12 @@ production: ``SECRET_KEY`` and ``ALLOWED_HOSTS`` then have no default.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
 import plotly
+from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_list, env_str
 
@@ -273,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metrics.requeue_stale_import_jobs",
         "schedule": 300.0,
     },
+    "requeue-stale-bill-imports": {
+        # The same for FOCUS bill imports (costs).
+        "task": "costs.requeue_stale_bill_imports",
+        "schedule": 300.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -284,3 +291,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Costs: the reporting currency. Bills in another currency are refused row
+# by row (nothing converts currencies); exports format money in it.
+PILOTGATE_CURRENCY = env_str("PILOTGATE_CURRENCY", "USD").strip().upper()
+if not re.fullmatch(r"[A-Z]{3}", PILOTGATE_CURRENCY):
+    raise ImproperlyConfigured(
+        f"Environment variable PILOTGATE_CURRENCY={PILOTGATE_CURRENCY!r} is not an ISO 4217 "
+        "code (three letters, e.g. USD)."
+    )

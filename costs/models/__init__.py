@@ -3,3 +3,7 @@ centers, cost models, usage mappings, daily allocations), ``chargeback``
 (periods, statements, budgets) and ``bills`` (FOCUS bill imports and bill
 mappings). Each topic's models are imported here (``from costs.models
 import X``)."""
+
+from costs.models.bills import BillImport, BillMapping, BillRow
+
+__all__ = ["BillImport", "BillMapping", "BillRow"]
