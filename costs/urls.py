@@ -1,5 +1,26 @@
 """Pages of the costs app."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from costs import views
+
+urlpatterns: list[URLPattern] = [
+    # FOCUS bills
+    path("bills/", views.bill_list, name="bill-list"),
+    path("bills/new/", views.bill_create, name="bill-create"),
+    path("bills/unmatched/", views.bill_unmatched, name="bill-unmatched"),
+    path("bills/<int:bill_pk>/", views.bill_detail, name="bill-detail"),
+    path("bills/<int:bill_pk>/progress/", views.bill_progress, name="bill-progress"),
+    path("bills/mappings/", views.bill_mapping_list, name="bill-mapping-list"),
+    path("bills/mappings/new/", views.bill_mapping_create, name="bill-mapping-create"),
+    path(
+        "bills/mappings/<int:mapping_pk>/edit/",
+        views.bill_mapping_edit,
+        name="bill-mapping-edit",
+    ),
+    path(
+        "bills/mappings/<int:mapping_pk>/delete/",
+        views.bill_mapping_delete,
+        name="bill-mapping-delete",
+    ),
+]

@@ -57,6 +57,8 @@ ALL_ROLES = frozenset(Role.values)
 PILOT_WRITERS = frozenset({Role.PROGRAM_MANAGER, Role.ADMIN})
 # Metrics uploads: the pilot team pushes evidence; PMs and admins may too.
 METRICS_UPLOADERS = frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN})
+# Costs writes (bills, bill mappings): finance, and platform admins.
+COSTS_WRITERS = frozenset({Role.FINANCE, Role.ADMIN})
 
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
@@ -108,6 +110,12 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # costs: FOCUS bills
+    "bill-create": Access(roles=COSTS_WRITERS),
+    "bill-progress": Access(fragment=True),
+    "bill-mapping-create": Access(roles=COSTS_WRITERS),
+    "bill-mapping-edit": Access(roles=COSTS_WRITERS),
+    "bill-mapping-delete": Access(roles=COSTS_WRITERS, post_only=True),
 }
 
 
@@ -165,6 +173,22 @@ class World:
             scrape_time=timezone.now() - dt.timedelta(hours=1),
         )
 
+    @cached_property
+    def bill_import(self) -> Any:
+        from costs.models import BillImport
+
+        return BillImport.objects.create(
+            file_path="bills/probe.csv", original_filename="probe.csv", currency="USD"
+        )
+
+    @cached_property
+    def bill_mapping(self) -> Any:
+        from costs.models import BillMapping
+
+        return BillMapping.objects.create(
+            backend=self.backend, column="ServiceName", pattern="Zephyr.*", order=1
+        )
+
 
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
@@ -181,12 +205,16 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
     "format": lambda w: "json",
+    "bill_pk": lambda w: w.bill_import.pk,
+    "mapping_pk": lambda w: w.bill_mapping.pk,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
+    "api-bill-detail": {"pk": lambda w: w.bill_import.pk},
+    "api-bill-mapping-detail": {"pk": lambda w: w.bill_mapping.pk},
 }
 
 

@@ -83,7 +83,9 @@ class BillImport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "claimed_at"], name="costs_bill_status_claim_idx")]
+        indexes = [
+            models.Index(fields=["status", "claimed_at"], name="costs_bill_status_claim_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ImportStatus.values),
@@ -160,7 +162,9 @@ class BillRow(models.Model):
     class Meta:
         ordering = ["charge_period_start", "id"]
         indexes = [
-            models.Index(fields=["backend", "charge_period_start"], name="costs_billrow_backend_idx"),
+            models.Index(
+                fields=["backend", "charge_period_start"], name="costs_billrow_backend_idx"
+            ),
             models.Index(fields=["billing_period_start"], name="costs_billrow_period_idx"),
         ]
         constraints = [
@@ -228,8 +232,7 @@ class BillMapping(models.Model):
                 violation_error_message="Unknown bill column.",
             ),
             models.CheckConstraint(
-                condition=(Q(column="Tags") & ~Q(tag_key=""))
-                | (~Q(column="Tags") & Q(tag_key="")),
+                condition=(Q(column="Tags") & ~Q(tag_key="")) | (~Q(column="Tags") & Q(tag_key="")),
                 name="costs_billmapping_tag_key_iff_tags",
                 violation_error_message="A tag key is given with column Tags, and only then.",
             ),
