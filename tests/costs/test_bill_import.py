@@ -48,7 +48,7 @@ def test_the_real_sample_imports_every_row(import_bill: Importer) -> None:
     job = import_bill(SAMPLE)
     count, effective, billed = sample_totals()
     assert job.status == BillImport.Status.SUCCEEDED, job.error
-    assert (job.rows_read, job.rows_stored, job.rejected, job.duplicates) == (1000, 1000, 0, 0)
+    assert (job.rows_read, job.rows_stored, job.rejected, job.duplicates) == (count, count, 0, 0)
     assert job.focus_version == "1.0" and job.missing_columns == []
     assert job.effective_cost == effective and job.billed_cost == billed
     stored = BillRow.objects.aggregate(e=Sum("effective_cost"))["e"]
