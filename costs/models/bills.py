@@ -20,8 +20,8 @@ from metrics.models import ImportStatus
 
 __all__ = ["BillImport", "BillMapping", "BillRow"]
 
-# Bill money: 13 integer digits and the 15 decimals real FOCUS files carry.
-MONEY = {"max_digits": 28, "decimal_places": 15}
+# Bill money (``max_digits=28, decimal_places=15``): 13 integer digits and
+# the 15 decimals real FOCUS files carry (costs.focus.MONEY_PLACES).
 
 
 class BillImport(models.Model):
@@ -66,9 +66,9 @@ class BillImport(models.Model):
     rejects = models.JSONField(default=list, blank=True)
     # Mandatory FOCUS columns the file lacks (read as null).
     missing_columns = models.JSONField(default=list, blank=True)
-    billed_cost = models.DecimalField(default=0, **MONEY)  # type: ignore[call-overload]
-    effective_cost = models.DecimalField(default=0, **MONEY)  # type: ignore[call-overload]
-    list_cost = models.DecimalField(default=0, **MONEY)  # type: ignore[call-overload]
+    billed_cost = models.DecimalField(max_digits=28, decimal_places=15, default=0)
+    effective_cost = models.DecimalField(max_digits=28, decimal_places=15, default=0)
+    list_cost = models.DecimalField(max_digits=28, decimal_places=15, default=0)
     error = models.TextField(blank=True)
     bytes_done = models.BigIntegerField(default=0)
     bytes_total = models.BigIntegerField(default=0)
@@ -135,10 +135,10 @@ class BillRow(models.Model):
         blank=True,
         related_name="bill_rows",
     )
-    billed_cost = models.DecimalField(**MONEY)  # type: ignore[call-overload]
-    effective_cost = models.DecimalField(**MONEY)  # type: ignore[call-overload]
-    list_cost = models.DecimalField(null=True, blank=True, **MONEY)  # type: ignore[call-overload]
-    contracted_cost = models.DecimalField(null=True, blank=True, **MONEY)  # type: ignore[call-overload]
+    billed_cost = models.DecimalField(max_digits=28, decimal_places=15)
+    effective_cost = models.DecimalField(max_digits=28, decimal_places=15)
+    list_cost = models.DecimalField(max_digits=28, decimal_places=15, null=True, blank=True)
+    contracted_cost = models.DecimalField(max_digits=28, decimal_places=15, null=True, blank=True)
     currency = models.CharField(max_length=3)
     charge_period_start = models.DateTimeField()
     charge_period_end = models.DateTimeField()
@@ -155,7 +155,7 @@ class BillRow(models.Model):
     service_category = models.CharField(max_length=100, blank=True)
     sku_id = models.CharField(max_length=200, blank=True)
     provider_name = models.CharField(max_length=200, blank=True)
-    pricing_quantity = models.DecimalField(null=True, blank=True, **MONEY)  # type: ignore[call-overload]
+    pricing_quantity = models.DecimalField(max_digits=28, decimal_places=15, null=True, blank=True)
     pricing_unit = models.CharField(max_length=100, blank=True)
     tags = models.JSONField(default=dict, blank=True)
 

@@ -277,7 +277,7 @@ def _store_file(
         source: IO[bytes] = path.open("rb")
         original = path.name
     else:
-        source = file  # type: ignore[assignment]
+        source = file
         original = os.path.basename(getattr(file, "name", "") or "") or "upload.csv"
     chunks: Any = (
         file.chunks()

@@ -140,7 +140,7 @@ def test_bill_list_filters_by_status(client: Client, finance: Any, import_bill: 
 def test_finance_manages_bill_mappings_and_rows_follow(
     client: Client, finance: Any, import_bill: Importer
 ) -> None:
-    gpu, wse = BackendFactory(slug="gpu"), BackendFactory(slug="wse")
+    gpu, wse = BackendFactory.create(slug="gpu"), BackendFactory.create(slug="wse")
     import_bill(bill_csv(bill_line(), bill_line(provider="Oracle", resource="o-1")))
     client.force_login(finance)
     created = client.post(
@@ -192,7 +192,7 @@ def test_finance_manages_bill_mappings_and_rows_follow(
 def test_bad_mappings_are_refused_naming_the_field(
     client: Client, finance: Any, body: dict[str, Any], field: str
 ) -> None:
-    BackendFactory(slug="gpu")
+    BackendFactory.create(slug="gpu")
     client.force_login(finance)
     response = client.post("/api/v1/bill-mappings/", body, content_type="application/json")
     assert response.status_code == 400
@@ -201,7 +201,7 @@ def test_bad_mappings_are_refused_naming_the_field(
 
 
 def test_a_taken_order_is_refused(client: Client, finance: Any) -> None:
-    BackendFactory(slug="gpu")
+    BackendFactory.create(slug="gpu")
     client.force_login(finance)
     body = {"backend": "gpu", "column": "SkuId", "pattern": ".*", "order": 1}
     assert (
@@ -217,7 +217,7 @@ def test_a_taken_order_is_refused(client: Client, finance: Any) -> None:
 def test_other_roles_cannot_write_mappings(
     client: Client, persona: str, request: pytest.FixtureRequest
 ) -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     rule = BillMapping.objects.create(backend=gpu, column="SkuId", pattern=".*", order=1)
     client.force_login(request.getfixturevalue(persona))
     body = {"backend": "gpu", "column": "SkuId", "pattern": "x", "order": 2}
@@ -280,7 +280,7 @@ def test_bill_list_page_pins_its_queries_and_explains_the_costs(
 
 
 def test_bill_pages_for_a_reader(client: Client, pm: Any, import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu", name="GPU pool")
+    gpu = BackendFactory.create(slug="gpu", name="GPU pool")
     BillMapping.objects.create(backend=gpu, column="ProviderName", pattern="AWS", order=1)
     job = import_bill(
         bill_csv(bill_line(), bill_line(provider="Oracle", resource="o-1", currency="EUR"))
@@ -311,7 +311,7 @@ def test_finance_uploads_on_the_page(
 def test_finance_edits_mappings_on_the_pages(
     client: Client, finance: Any, import_bill: Importer
 ) -> None:
-    BackendFactory(slug="gpu", name="GPU pool")
+    BackendFactory.create(slug="gpu", name="GPU pool")
     import_bill(bill_csv(bill_line()))
     client.force_login(finance)
     bad = client.post(

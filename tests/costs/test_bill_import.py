@@ -220,7 +220,7 @@ def test_the_command_fails_on_a_refused_file(media: Path, tmp_path: Path) -> Non
 
 
 def test_the_lowest_order_that_matches_wins(import_bill: Importer) -> None:
-    gpu, wse = BackendFactory(slug="gpu"), BackendFactory(slug="wse")
+    gpu, wse = BackendFactory.create(slug="gpu"), BackendFactory.create(slug="wse")
     bill_mapping_create(
         actor=None, backend=wse, column="ServiceName", pattern="Amazon .*", order=20
     )
@@ -234,7 +234,7 @@ def test_the_lowest_order_that_matches_wins(import_bill: Importer) -> None:
 
 
 def test_patterns_must_match_the_whole_value(import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     bill_mapping_create(actor=None, backend=gpu, column="SkuId", pattern="SKU", order=1)
     job = import_bill(bill_csv(bill_line(sku="SKU1"), bill_line(sku="SKU", resource="r-2")))
     assert dict(BillRow.objects.values_list("sku_id", "backend__slug")) == {
@@ -245,7 +245,7 @@ def test_patterns_must_match_the_whole_value(import_bill: Importer) -> None:
 
 
 def test_tags_rules_match_one_key(import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     bill_mapping_create(
         actor=None, backend=gpu, column="Tags", tag_key="org", pattern="trey", order=1
     )
@@ -259,7 +259,7 @@ def test_tags_rules_match_one_key(import_bill: Importer) -> None:
 
 
 def test_a_bad_pattern_or_tag_key_is_refused_naming_the_field() -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     with pytest.raises(ValidationError) as bad:
         bill_mapping_create(actor=None, backend=gpu, column="ServiceName", pattern="(", order=1)
     assert "pattern" in bad.value.message_dict
@@ -282,7 +282,7 @@ def test_a_bad_pattern_or_tag_key_is_refused_naming_the_field() -> None:
 
 
 def test_mapping_changes_reassign_stored_rows(import_bill: Importer) -> None:
-    gpu, wse = BackendFactory(slug="gpu"), BackendFactory(slug="wse")
+    gpu, wse = BackendFactory.create(slug="gpu"), BackendFactory.create(slug="wse")
     job = import_bill(bill_csv(bill_line(), bill_line(resource="r-2", provider="Oracle")))
     assert job.unmatched_count == 2
     rule = bill_mapping_create(
@@ -312,7 +312,7 @@ def test_mapping_changes_reassign_stored_rows(import_bill: Importer) -> None:
 
 
 def test_unmatched_rows_are_listed_with_their_totals(import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     bill_mapping_create(actor=None, backend=gpu, column="ProviderName", pattern="AWS", order=1)
     import_bill(
         bill_csv(
@@ -344,14 +344,14 @@ def test_unmatched_rows_are_listed_with_their_totals(import_bill: Importer) -> N
 
 
 def test_job_totals_by_backend(import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu", name="GPU pool")
+    gpu = BackendFactory.create(slug="gpu", name="GPU pool")
     bill_mapping_create(actor=None, backend=gpu, column="ProviderName", pattern="AWS", order=1)
     job = import_bill(bill_csv(bill_line(), bill_line(provider="Oracle", resource="o-1")))
     assert [(t.label, t.rows) for t in bill_import_backends(job)] == [("GPU pool", 1), ("", 1)]
 
 
 def test_a_backends_day_cost_spreads_its_mapped_rows(import_bill: Importer) -> None:
-    gpu = BackendFactory(slug="gpu")
+    gpu = BackendFactory.create(slug="gpu")
     bill_mapping_create(actor=None, backend=gpu, column="ProviderName", pattern="AWS", order=1)
     import_bill(
         bill_csv(
