@@ -241,6 +241,8 @@ SPECTACULAR_SETTINGS = {
         "PilotStatusEnum": "pilots.models.Pilot.Status",
         "PhaseStatusEnum": "pilots.models.Phase.Status",
         "ImportFormatEnum": "metrics.models.ImportJob.Format",
+        # Metrics import jobs and FOCUS bill imports share one status set.
+        "ImportStatusEnum": "metrics.models.ImportStatus",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",

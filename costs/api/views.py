@@ -112,15 +112,28 @@ class BillImportViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List bill mappings", description="In order: lowest first."),
-    retrieve=extend_schema(summary="Get a bill mapping"),
+    list=extend_schema(
+        summary="List bill mappings",
+        description="The rules in the order they are tried, lowest first: a bill row goes "
+        "to the backend of the first rule whose column matches its pattern in full.",
+    ),
+    retrieve=extend_schema(summary="Get a bill mapping", description="One rule."),
     create=extend_schema(
         summary="Add a bill mapping",
-        description="Stored rows are re-assigned to what the rules now say.",
+        description="`column` is ResourceId, ServiceName, SkuId, ProviderName or Tags (then "
+        "`tag_key` names the tag); `pattern` a regular expression the whole value must "
+        "match; `order` unique, lowest wins. Stored rows are re-assigned.",
     ),
-    update=extend_schema(summary="Replace a bill mapping"),
-    partial_update=extend_schema(summary="Change a bill mapping"),
-    destroy=extend_schema(summary="Remove a bill mapping"),
+    update=extend_schema(
+        summary="Replace a bill mapping", description="Stored rows are re-assigned."
+    ),
+    partial_update=extend_schema(
+        summary="Change a bill mapping", description="Stored rows are re-assigned."
+    ),
+    destroy=extend_schema(
+        summary="Remove a bill mapping",
+        description="The rows it assigned go to the next matching rule, or become unmatched.",
+    ),
 )
 class BillMappingViewSet(viewsets.ModelViewSet[BillMapping]):
     queryset = BillMapping.objects.select_related("backend").order_by("order", "id")

@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from costs.focus import FocusFormatError, FocusReader, FocusReject, FocusRow
@@ -163,8 +163,6 @@ def bill_rows_reassign(*, matcher: BillMatcher | None = None) -> int:
 
 
 def _unmatched_by_job() -> dict[int, int]:
-    from django.db.models import Count
-
     counts = dict(
         BillRow.objects.filter(backend__isnull=True)
         .values_list("job_id")
