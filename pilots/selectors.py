@@ -49,7 +49,8 @@ def _current_phase() -> QuerySet[Phase]:
 
 def pilot_list() -> QuerySet[Pilot]:
     """Pilots with their backends joined and the current phase's kind, name,
-    status and planned end annotated (one query for any number of pilots)."""
+    status, planned end and outcome note annotated (one query for any number
+    of pilots)."""
     current = _current_phase()
     kind_label = Case(
         *(When(kind=kind, then=Value(label)) for kind, label in Phase.Kind.choices),
@@ -66,6 +67,8 @@ def pilot_list() -> QuerySet[Pilot]:
         ),
         current_phase_status=Subquery(current.values("status")[:1]),
         current_phase_end=Subquery(current.values("planned_end")[:1]),
+        # For a stopped pilot the current phase is the failed one: why it failed.
+        current_phase_note=Subquery(current.values("outcome_note")[:1]),
     )
 
 
