@@ -30,6 +30,7 @@ from pilots.forms import (
     ReadinessForm,
 )
 from pilots.models import Backend, ExitCriterion, Phase, Pilot, RaciActivity
+from portal import attention
 from portal.changelog import change_rows
 from portal.forms import apply_service_error
 from portal.roles import PILOTS_WRITE, RoleRequiredMixin, may, refusal
@@ -74,8 +75,14 @@ class HomeView(Page):
     nav = "home"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        today = timezone.now().astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
-        return super().get_context_data(dashboard=selectors.home_dashboard(today=today), **kwargs)
+        groups, closed = selectors.open_pilot_groups()
+        return super().get_context_data(
+            # What needs this person's attention: every app's cards (portal.attention).
+            cards=attention.cards_for(self.request.user),
+            groups=groups,
+            closed_count=closed,
+            **kwargs,
+        )
 
 
 home = HomeView.as_view()
