@@ -393,10 +393,10 @@ def failed_imports(*, since: dt.datetime, user: Any = None, limit: int = 8) -> F
     if user is not None:
         their_pilots = RaciAssignment.objects.filter(user=user).values("activity__pilot_id")
         jobs = jobs.filter(Q(created_by=user) | Q(pilot_id__in=their_pilots))
-    rows = list(
+    rows: list[ImportJob] = list(
         jobs.select_related("backend", "pilot")
         .annotate(failed_total=Window(Count("id")))
         .order_by("-created_at", "-id")[:limit]
     )
-    total = rows[0].failed_total if rows else 0  # type: ignore[attr-defined]
+    total = int(getattr(rows[0], "failed_total", 0)) if rows else 0
     return FailedImports(jobs=rows, total=total)

@@ -208,7 +208,7 @@ def test_default_plan_lengths_fill_the_window_or_keep_the_defaults(window):
 
 
 @pytest.fixture
-def planned(pilot, actor) -> Pilot:
+def planned(pilot: Pilot, actor: Any) -> Pilot:
     services.phase_plan_defaults(pilot=pilot, actor=actor)
     return pilot
 

@@ -21,7 +21,7 @@ D = dt.date
 
 
 @pytest.fixture
-def planned(pm, draft_pilot) -> Pilot:
+def planned(pm: Any, draft_pilot: Pilot) -> Pilot:
     services.phase_plan_defaults(pilot=draft_pilot, actor=pm)
     return draft_pilot
 
