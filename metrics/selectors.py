@@ -369,3 +369,34 @@ def import_job_progress(job: ImportJob) -> tuple[int, int]:
     cached = cache.get(import_job_progress_key(job.pk))
     done = max(job.bytes_done, int(cached) if cached is not None else 0)
     return min(done, total), total
+
+
+@dataclass(frozen=True)
+class FailedImports:
+    """The newest failed import jobs and how many failed in all."""
+
+    jobs: list[ImportJob]
+    total: int
+
+
+def failed_imports(*, since: dt.datetime, user: Any = None, limit: int = 8) -> FailedImports:
+    """Import jobs that failed since ``since``, newest first, at most
+    ``limit`` of them, with the total (1 query: the total is a window
+    count). With ``user``, only theirs: jobs they started, or tagged to a
+    pilot where they hold a RACI letter."""
+    # Imported here to keep this addition apart from the module's imports.
+    from django.db.models import Window
+
+    from pilots.models import RaciAssignment
+
+    jobs = ImportJob.objects.filter(status=ImportJob.Status.FAILED, created_at__gte=since)
+    if user is not None:
+        their_pilots = RaciAssignment.objects.filter(user=user).values("activity__pilot_id")
+        jobs = jobs.filter(Q(created_by=user) | Q(pilot_id__in=their_pilots))
+    rows: list[ImportJob] = list(
+        jobs.select_related("backend", "pilot")
+        .annotate(failed_total=Window(Count("id")))
+        .order_by("-created_at", "-id")[:limit]
+    )
+    total = int(getattr(rows[0], "failed_total", 0)) if rows else 0
+    return FailedImports(jobs=rows, total=total)

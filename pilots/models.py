@@ -201,6 +201,10 @@ class Phase(models.Model):
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
+    outcome_note = models.TextField(
+        blank=True,
+        help_text="Why the phase passed, failed or was skipped, as the transition gave it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     CharField,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -21,7 +22,14 @@ from django.db.models import (
     When,
 )
 
-from pilots.models import CLOSED_PILOT_STATUSES, Backend, Phase, Pilot, RaciActivity
+from pilots.models import (
+    CLOSED_PILOT_STATUSES,
+    Backend,
+    Phase,
+    Pilot,
+    RaciActivity,
+    RaciAssignment,
+)
 from portal.models import ChangeRecord
 from portal.roles import ALL_ROLES
 
@@ -49,7 +57,8 @@ def _current_phase() -> QuerySet[Phase]:
 
 def pilot_list() -> QuerySet[Pilot]:
     """Pilots with their backends joined and the current phase's kind, name,
-    status and planned end annotated (one query for any number of pilots)."""
+    status, planned end and outcome note annotated (one query for any number
+    of pilots)."""
     current = _current_phase()
     kind_label = Case(
         *(When(kind=kind, then=Value(label)) for kind, label in Phase.Kind.choices),
@@ -66,6 +75,8 @@ def pilot_list() -> QuerySet[Pilot]:
         ),
         current_phase_status=Subquery(current.values("status")[:1]),
         current_phase_end=Subquery(current.values("planned_end")[:1]),
+        # For a stopped pilot the current phase is the failed one: why it failed.
+        current_phase_note=Subquery(current.values("outcome_note")[:1]),
     )
 
 
@@ -89,9 +100,8 @@ class HomeDashboard:
     today: dt.date
 
 
-def home_dashboard(*, today: dt.date, horizon_days: int = 14) -> HomeDashboard:
-    """Open pilots grouped by current phase, phases ending within
-    ``horizon_days`` and phases past their planned end (3 queries)."""
+def open_pilot_groups() -> tuple[list[PhaseGroup], int]:
+    """Open pilots grouped by current phase, and how many are closed (1 query)."""
     groups = {kind: PhaseGroup(kind, label) for kind, label in Phase.Kind.choices}
     groups[""] = PhaseGroup("", "Not planned")
     closed = 0
@@ -100,25 +110,80 @@ def home_dashboard(*, today: dt.date, horizon_days: int = 14) -> HomeDashboard:
             closed += 1
             continue
         groups[pilot.current_phase_kind or ""].pilots.append(pilot)  # type: ignore[attr-defined]
-    running = Phase.objects.filter(status__in=[_S.PLANNED, _S.ACTIVE]).select_related("pilot")
-    ending_soon = list(
-        running.filter(
-            planned_end__gte=today, planned_end__lte=today + dt.timedelta(days=horizon_days)
+    return [g for g in groups.values() if g.pilots], closed
+
+
+@dataclass
+class PhasesDue:
+    overdue: list[Phase]
+    ending_soon: list[Phase]
+
+
+def _held_by(user: Any) -> Q:
+    """Pilots where ``user`` holds any RACI letter (for a pilot's phases: prefix it)."""
+    return Q(raci_activities__assignments__user=user)
+
+
+def phases_due(*, today: dt.date, horizon_days: int = 14, user: Any = None) -> PhasesDue:
+    """Planned or active phases of open pilots past their planned end
+    (overdue) or ending within ``horizon_days`` (1 query). With ``user``,
+    only the pilots where they hold a RACI letter."""
+    phases = (
+        Phase.objects.filter(
+            status__in=[_S.PLANNED, _S.ACTIVE],
+            planned_end__lte=today + dt.timedelta(days=horizon_days),
         )
         .exclude(pilot__status__in=CLOSED_PILOT_STATUSES)
-        .order_by("planned_end", "pilot__name")
+        .select_related("pilot")
+        .order_by("planned_end", "pilot__name", "order")
     )
-    overdue = list(
-        running.filter(planned_end__lt=today)
-        .exclude(pilot__status__in=CLOSED_PILOT_STATUSES)
-        .order_by("planned_end", "pilot__name")
-    )
+    if user is not None:
+        phases = phases.filter(pilot__in=Pilot.objects.filter(_held_by(user)).values("pk"))
+    due = PhasesDue(overdue=[], ending_soon=[])
+    for phase in phases:
+        (due.overdue if phase.planned_end < today else due.ending_soon).append(phase)
+    return due
+
+
+def home_dashboard(*, today: dt.date, horizon_days: int = 14) -> HomeDashboard:
+    """Open pilots grouped by current phase, phases ending within
+    ``horizon_days`` and phases past their planned end (2 queries)."""
+    groups, closed = open_pilot_groups()
+    due = phases_due(today=today, horizon_days=horizon_days)
     return HomeDashboard(
-        groups=[g for g in groups.values() if g.pilots],
-        ending_soon=ending_soon,
-        overdue=overdue,
+        groups=groups,
+        ending_soon=due.ending_soon,
+        overdue=due.overdue,
         closed_count=closed,
         today=today,
+    )
+
+
+def _go_no_go_accountable() -> QuerySet[RaciAssignment]:
+    return RaciAssignment.objects.filter(
+        activity__pilot=OuterRef("pk"),
+        activity__key=RaciActivity.Key.GO_NO_GO,
+        letter=RaciAssignment.Letter.ACCOUNTABLE,
+    )
+
+
+def pilots_without_go_no_go_accountable() -> list[Pilot]:
+    """Open pilots nobody holds the go/no-go A of: nobody may decide their
+    reviews (1 query)."""
+    return list(
+        pilot_list()
+        .exclude(status__in=CLOSED_PILOT_STATUSES)
+        .filter(~Exists(_go_no_go_accountable()))
+    )
+
+
+def pilots_decided_by(*, user: Any) -> list[Pilot]:
+    """Open pilots whose go/no-go A ``user`` holds, with their current phase
+    (1 query)."""
+    return list(
+        pilot_list()
+        .exclude(status__in=CLOSED_PILOT_STATUSES)
+        .filter(Exists(_go_no_go_accountable().filter(user=user)))
     )
 
 

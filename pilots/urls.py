@@ -17,6 +17,8 @@ urlpatterns = [
     path("pilots/<int:pk>/phases/new/", views.PhaseCreateView.as_view(), name="phase-create"),
     path("phases/<int:phase_pk>/edit/", views.PhaseEditView.as_view(), name="phase-edit"),
     path("phases/<int:phase_pk>/start/", views.PhaseStartView.as_view(), name="phase-start"),
+    path("phases/<int:phase_pk>/remove/", views.PhaseRemoveView.as_view(), name="phase-remove"),
+    path("phases/<int:phase_pk>/move/", views.PhaseMoveView.as_view(), name="phase-move"),
     path(
         "phases/<int:phase_pk>/criteria/new/",
         views.CriterionCreateView.as_view(),
@@ -37,6 +39,11 @@ urlpatterns = [
         "pilots/<int:pk>/raci/activities/",
         views.ActivityAddView.as_view(),
         name="raci-activity-add",
+    ),
+    path(
+        "pilots/<int:pk>/raci/activities/<int:activity_pk>/remove/",
+        views.ActivityRemoveView.as_view(),
+        name="raci-activity-remove",
     ),
     path("pilots/<int:pk>/readiness/", views.PilotReadinessView.as_view(), name="pilot-readiness"),
     path("pilots/<int:pk>/changes/", views.PilotChangelogView.as_view(), name="pilot-changelog"),

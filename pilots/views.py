@@ -29,7 +29,8 @@ from pilots.forms import (
     RaciMatrixForm,
     ReadinessForm,
 )
-from pilots.models import Backend, ExitCriterion, Phase, Pilot
+from pilots.models import Backend, ExitCriterion, Phase, Pilot, RaciActivity
+from portal import attention
 from portal.changelog import change_rows
 from portal.forms import apply_service_error
 from portal.roles import PILOTS_WRITE, RoleRequiredMixin, may, refusal
@@ -74,8 +75,14 @@ class HomeView(Page):
     nav = "home"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        today = timezone.now().astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
-        return super().get_context_data(dashboard=selectors.home_dashboard(today=today), **kwargs)
+        groups, closed = selectors.open_pilot_groups()
+        return super().get_context_data(
+            # What needs this person's attention: every app's cards (portal.attention).
+            cards=attention.cards_for(self.request.user),
+            groups=groups,
+            closed_count=closed,
+            **kwargs,
+        )
 
 
 home = HomeView.as_view()
@@ -185,15 +192,19 @@ class PilotEditView(PilotEditorPage):
     template_name = "pilots/pilot_form.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self.render_to_response(
-            self.get_context_data(form=PilotForm(instance=self.get_pilot()))
-        )
+        pilot = self.get_pilot()
+        form = PilotForm(instance=pilot, backends_locked=services.backends_locked(pilot))
+        return self.render_to_response(self.get_context_data(form=form))
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         pilot = self.get_pilot()
         # The form writes its values into the instance it validates: give it a
         # copy, so a page re-shown with errors still heads with the saved pilot.
-        form = PilotForm(request.POST, instance=Pilot.objects.get(pk=pilot.pk))
+        form = PilotForm(
+            request.POST,
+            instance=Pilot.objects.get(pk=pilot.pk),
+            backends_locked=services.backends_locked(pilot),
+        )
         if form.is_valid():
             try:
                 services.pilot_update(pilot=pilot, actor=request.user, data=form.cleaned_data)
@@ -223,6 +234,12 @@ class PilotDetailView(PilotPage):
             timeline=pilot_timeline(phases, now=timezone.now(), tz=tz) if phases else None,
             recommendation=services.readiness_recommendation(answers),
             go_no_go=services.accountable_for(pilot),
+            warnings=services.phase_plan_warnings(pilot=pilot, phases=phases),
+            stopped_at=(
+                next((p for p in phases if p.status == Phase.Status.FAILED), None)
+                if pilot.status == Pilot.Status.STOPPED
+                else None
+            ),
             **kwargs,
         )
 
@@ -232,9 +249,27 @@ class PilotPhasesView(PilotPage):
     tab = "phases"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        phases = selectors.pilot_phases(pilot=self.get_pilot())
+        pilot = self.get_pilot()
+        phases = selectors.pilot_phases(pilot=pilot)
+        planned = [p.status == Phase.Status.PLANNED for p in phases]
+        # (phase, may move up, may move down): planned phases trade places
+        # with planned neighbours only.
+        last = len(phases) - 1
+        plan = [
+            (
+                phase,
+                planned[i] and i > 0 and planned[i - 1],
+                planned[i] and i < last and planned[i + 1],
+            )
+            for i, phase in enumerate(phases)
+        ]
         return super().get_context_data(
-            phases=phases, startable=services.next_startable_phase(phases), **kwargs
+            phases=phases,
+            plan=plan,
+            startable=services.next_startable_phase(phases),
+            warnings=services.phase_plan_warnings(pilot=pilot, phases=phases),
+            default_plan_days=sum(spec.weeks * 7 for spec in services.DEFAULT_PLAN),
+            **kwargs,
         )
 
 
@@ -319,6 +354,38 @@ class PhaseStartView(PhaseMixin, PilotCommand):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"{phase.label} started.")
+        return _back_to_phases(phase.pilot)
+
+
+class PhaseRemoveView(PhaseMixin, PilotCommand):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        try:
+            services.phase_remove(phase=phase, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{phase.label} removed.")
+        return _back_to_phases(phase.pilot)
+
+
+class PhaseMoveView(PhaseMixin, PilotCommand):
+    """Move a planned phase one position up or down (``direction``)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phase = self.get_phase()
+        direction = request.POST.get("direction", "")
+        if direction not in ("up", "down"):
+            messages.error(request, "Move a phase up or down.")
+            return _back_to_phases(phase.pilot)
+        try:
+            services.phase_reorder(
+                phase=phase, actor=request.user, direction="up" if direction == "up" else "down"
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{phase.label} moved {direction}.")
         return _back_to_phases(phase.pilot)
 
 
@@ -461,7 +528,28 @@ class PilotRaciView(PilotPage):
                     return self._render(self._form(), saved=True)
                 messages.success(request, "RACI matrix saved.")
                 return redirect("pilot-raci", pk=pilot.pk)
+        else:
+            row_errors = form.row_errors
         return self._render(form, row_errors=row_errors)
+
+    def _after_activity_change(
+        self, note: str, *, ok: bool = True, activity_form: ActivityForm | None = None
+    ) -> HttpResponse:
+        """Show the grid again after adding or removing an activity. The
+        grid's buttons post the whole grid: when it was edited, the edits
+        are shown again, unsaved, rather than lost. Otherwise a plain POST
+        goes back to the page (and HTMX gets the fresh grid)."""
+        pilot = self.get_pilot()
+        posted_grid = "grid" in self.request.POST
+        form = self._form(self.request.POST if posted_grid else None)
+        pending = posted_grid and form.has_changed()
+        htmx = bool(getattr(self.request, "htmx", False))
+        if not pending and not htmx and activity_form is None:
+            (messages.success if ok else messages.error)(self.request, note)
+            return redirect("pilot-raci", pk=pilot.pk)
+        return self._render(
+            form, activity_form=activity_form, note=note, note_ok=ok, pending=pending
+        )
 
 
 class ActivityAddView(PilotCommand, PilotRaciView):
@@ -470,15 +558,25 @@ class ActivityAddView(PilotCommand, PilotRaciView):
         activity_form = ActivityForm(request.POST)
         if activity_form.is_valid():
             try:
-                services.activity_add(
+                activity = services.activity_add(
                     pilot=pilot, actor=request.user, name=activity_form.cleaned_data["name"]
                 )
             except ValidationError as error:
                 activity_form.add_error("name", error.messages)
             else:
-                messages.success(request, "Activity added.")
-                return redirect("pilot-raci", pk=pilot.pk)
-        return self._render(self._form(), activity_form=activity_form)
+                return self._after_activity_change(f"{activity.name} added.")
+        return self._after_activity_change("", activity_form=activity_form)
+
+
+class ActivityRemoveView(PilotCommand, PilotRaciView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pilot = self.get_pilot()
+        activity = get_object_or_404(RaciActivity, pk=kwargs["activity_pk"], pilot=pilot)
+        try:
+            services.activity_remove(activity=activity, actor=request.user)
+        except ValidationError as error:
+            return self._after_activity_change(" ".join(error.messages), ok=False)
+        return self._after_activity_change(f"{activity.name} removed.")
 
 
 class PilotReadinessView(PilotPage):

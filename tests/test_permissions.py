@@ -102,6 +102,9 @@ EXPECTATIONS: dict[str, Access] = {
     "pilot-plan-defaults": PILOT_COMMAND,
     "phase-start": PILOT_COMMAND,
     "raci-activity-add": PILOT_COMMAND,
+    "raci-activity-remove": PILOT_COMMAND,
+    "phase-remove": PILOT_COMMAND,
+    "phase-move": PILOT_COMMAND,
     # metrics
     "backend-metrics-summary": Access(
         query=(("start", "2026-01-01T00:00:00Z"), ("end", "2026-01-02T00:00:00Z"))

@@ -5,7 +5,10 @@ Rules refused here raise ``DomainError`` (a ValidationError)."""
 from pilots.services._common import DomainError, TransitionError
 from pilots.services.phases import (
     DEFAULT_PLAN,
+    MIN_DEFAULT_PHASE_DAYS,
     TRANSITIONS,
+    criterion_problems,
+    default_plan_lengths,
     exit_criterion_add,
     exit_criterion_remove,
     exit_criterion_update,
@@ -15,12 +18,21 @@ from pilots.services.phases import (
     phase_fail,
     phase_pass,
     phase_plan_defaults,
+    phase_plan_warnings,
+    phase_remove,
+    phase_reorder,
     phase_skip,
     phase_start,
     phase_update,
 )
-from pilots.services.pilots import DEFAULT_ACTIVITIES, pilot_create, pilot_update
-from pilots.services.raci import accountable_for, activity_add, raci_set_matrix
+from pilots.services.pilots import (
+    BACKEND_FIELDS,
+    DEFAULT_ACTIVITIES,
+    backends_locked,
+    pilot_create,
+    pilot_update,
+)
+from pilots.services.raci import accountable_for, activity_add, activity_remove, raci_set_matrix
 from pilots.services.readiness import (
     Recommendation,
     readiness_answer,
@@ -29,14 +41,20 @@ from pilots.services.readiness import (
 )
 
 __all__ = [
+    "BACKEND_FIELDS",
     "DEFAULT_ACTIVITIES",
     "DEFAULT_PLAN",
+    "MIN_DEFAULT_PHASE_DAYS",
     "TRANSITIONS",
     "DomainError",
     "Recommendation",
     "TransitionError",
     "accountable_for",
     "activity_add",
+    "activity_remove",
+    "backends_locked",
+    "criterion_problems",
+    "default_plan_lengths",
     "exit_criterion_add",
     "exit_criterion_remove",
     "exit_criterion_update",
@@ -46,6 +64,9 @@ __all__ = [
     "phase_fail",
     "phase_pass",
     "phase_plan_defaults",
+    "phase_plan_warnings",
+    "phase_remove",
+    "phase_reorder",
     "phase_skip",
     "phase_start",
     "phase_update",

@@ -8,13 +8,14 @@ one active phase, closed pilots) are checked in ``_check_transition``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from pilots.models import ExitCriterion, Phase, Pilot
@@ -104,10 +105,46 @@ def _ensure_open(pilot: Pilot, doing: str) -> None:
         raise DomainError(f"Cannot {doing}: {pilot.name} is {pilot.get_status_display().lower()}.")
 
 
+# A phase of the default plan squeezed into a short target window keeps at
+# least a week: a shorter lab validation or canary is not a phase any more.
+MIN_DEFAULT_PHASE_DAYS = 7
+
+
+def default_plan_lengths(window_days: int) -> list[int]:
+    """The length in days of each phase of ``DEFAULT_PLAN`` for a target
+    window of ``window_days`` days.
+
+    When the default weeks fit, they are kept (the rest of the window is
+    slack). Otherwise every phase gets ``MIN_DEFAULT_PHASE_DAYS`` and the
+    remaining days are shared in proportion to how much longer than that
+    each default phase is (largest remainder, so the lengths fill the window
+    exactly). A window shorter than the minimum plan gets the minimum plan,
+    which then runs past the target end: the planning warnings say so."""
+    defaults = [spec.weeks * 7 for spec in DEFAULT_PLAN]
+    if window_days >= sum(defaults):
+        return defaults
+    minimum = MIN_DEFAULT_PHASE_DAYS * len(defaults)
+    if window_days <= minimum:
+        return [MIN_DEFAULT_PHASE_DAYS] * len(defaults)
+    spare = window_days - minimum
+    weights = [days - MIN_DEFAULT_PHASE_DAYS for days in defaults]
+    total = sum(weights)
+    shares = [spare * w // total for w in weights]
+    # Largest remainders first; ties go to the earlier phase.
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(spare * weights[i] % total), i))
+    for i in by_remainder[: spare - sum(shares)]:
+        shares[i] += 1
+    return [MIN_DEFAULT_PHASE_DAYS + share for share in shares]
+
+
 @transaction.atomic
 def phase_plan_defaults(*, pilot: Pilot, actor: Actor) -> list[Phase]:
     """Plan the default phases back to back from the pilot's target start,
-    each with its default exit criteria. Only on a pilot without phases."""
+    each with its default exit criteria, fitted to the target window
+    (``default_plan_lengths``). Only on a pilot without phases."""
+    # The pilot row lock serializes planning with phase_create and the
+    # reorders: two PMs planning at once would both see an empty plan.
+    pilot = Pilot.objects.select_for_update().get(pk=pilot.pk)
     _ensure_open(pilot, "plan default phases")
     if pilot.phases.exists():
         raise DomainError(
@@ -115,8 +152,10 @@ def phase_plan_defaults(*, pilot: Pilot, actor: Actor) -> list[Phase]:
         )
     phases: list[Phase] = []
     start = pilot.target_start
-    for order, spec in enumerate(DEFAULT_PLAN, start=1):
-        end = start + dt.timedelta(weeks=spec.weeks) - dt.timedelta(days=1)
+    window_days = (pilot.target_end - pilot.target_start).days + 1
+    lengths = default_plan_lengths(window_days)
+    for order, (spec, days) in enumerate(zip(DEFAULT_PLAN, lengths, strict=True), start=1):
+        end = start + dt.timedelta(days=days - 1)
         phase = Phase(
             pilot=pilot,
             kind=spec.kind,
@@ -127,6 +166,7 @@ def phase_plan_defaults(*, pilot: Pilot, actor: Actor) -> list[Phase]:
             traffic_percent=spec.traffic_percent,
         )
         phase.full_clean()
+        _check_overlap(phase, phases)
         phase.save()
         audit_create(actor=actor, instance=phase, pilot=pilot, message="default plan")
         for spec_c in spec.criteria:
@@ -146,6 +186,57 @@ def phase_plan_defaults(*, pilot: Pilot, actor: Actor) -> list[Phase]:
     return phases
 
 
+def _overlaps(a: Phase, b: Phase) -> bool:
+    return a.planned_start <= b.planned_end and b.planned_start <= a.planned_end
+
+
+def _check_overlap(phase: Phase, others: Iterable[Phase]) -> None:
+    """Refuse a phase whose planned dates overlap another phase of the pilot.
+    Skipped phases never ran, so their dates hold no slot."""
+    if phase.status == _S.SKIPPED:
+        return
+    for other in others:
+        if other.pk == phase.pk or other.status == _S.SKIPPED or not _overlaps(phase, other):
+            continue
+        raise DomainError(
+            {
+                "planned_start": (
+                    f"These dates overlap {other.order}. {other.label} "
+                    f"({other.planned_start.isoformat()} → {other.planned_end.isoformat()}): "
+                    f"the phases of a pilot follow one another."
+                )
+            }
+        )
+
+
+def phase_plan_warnings(*, pilot: Pilot, phases: Sequence[Phase]) -> list[str]:
+    """What looks wrong in a plan without being refused: planned or active
+    phases outside the pilot's target window, and phases whose dates run in
+    another order than their positions. ``phases`` ordered by position."""
+    warnings: list[str] = []
+    start, end = pilot.target_start, pilot.target_end
+    pending = [p for p in phases if p.status in {_S.PLANNED, _S.ACTIVE}]
+    for phase in pending:
+        name = f"{phase.order}. {phase.label}"
+        if phase.planned_start < start:
+            warnings.append(
+                f"{name} starts on {phase.planned_start.isoformat()}, before the pilot's "
+                f"target start ({start.isoformat()})."
+            )
+        if phase.planned_end > end:
+            warnings.append(
+                f"{name} ends on {phase.planned_end.isoformat()}, after the pilot's "
+                f"target end ({end.isoformat()})."
+            )
+    for earlier, later in itertools.pairwise(pending):
+        if later.planned_start < earlier.planned_start:
+            warnings.append(
+                f"{later.order}. {later.label} is planned before {earlier.order}. "
+                f"{earlier.label} although it comes after it: phases start in order."
+            )
+    return warnings
+
+
 @transaction.atomic
 def phase_create(
     *,
@@ -158,7 +249,10 @@ def phase_create(
     name: str = "",
     order: int | None = None,
 ) -> Phase:
-    """Add a planned phase; without ``order`` it goes last."""
+    """Add a planned phase; without ``order`` it goes last. Dates that
+    overlap another phase of the pilot are refused."""
+    # Locked: two phases added at once would each miss the other's dates.
+    pilot = Pilot.objects.select_for_update().get(pk=pilot.pk)
     _ensure_open(pilot, "add a phase")
     if order is None:
         highest = pilot.phases.aggregate(m=Max("order"))["m"]
@@ -174,6 +268,7 @@ def phase_create(
         status=Phase.Status.PLANNED,
     )
     phase.full_clean()
+    _check_overlap(phase, pilot.phases.all())
     phase.save()
     audit_create(actor=actor, instance=phase, pilot=pilot)
     return phase
@@ -191,7 +286,9 @@ def phase_update(*, phase: Phase, actor: Actor, data: Mapping[str, Any]) -> Phas
     unknown = set(data) - PHASE_EDITABLE_FIELDS
     if unknown:
         raise DomainError(f"These phase fields cannot be edited: {', '.join(sorted(unknown))}.")
-    # Re-read under a lock: the caller's copy may predate a start.
+    # Re-read under a lock: the caller's copy may predate a start; the
+    # pilot's lock keeps a concurrent create or reorder out of the dates.
+    Pilot.objects.select_for_update().get(pk=phase.pilot_id)
     phase = Phase.objects.select_for_update().select_related("pilot").get(pk=phase.pk)
     if phase.status != Phase.Status.PLANNED:
         raise DomainError(
@@ -203,8 +300,106 @@ def phase_update(*, phase: Phase, actor: Actor, data: Mapping[str, Any]) -> Phas
     for field, value in data.items():
         setattr(phase, field, value)
     phase.full_clean()
+    if (before["planned_start"], before["planned_end"]) != (
+        phase.planned_start.isoformat(),
+        phase.planned_end.isoformat(),
+    ):
+        # Only moved dates are checked: a plan that overlapped before this
+        # rule existed can still have its name or traffic corrected.
+        _check_overlap(phase, phase.pilot.phases.all())
     phase.save()
     audit_update(actor=actor, instance=phase, pilot=phase.pilot, before=before)
+    return phase
+
+
+@transaction.atomic
+def phase_remove(*, phase: Phase, actor: Actor) -> None:
+    """Remove a planned phase with its exit criteria; the phases after it
+    move up one position, so the plan keeps numbering 1, 2, 3..."""
+    phase, pilot, phases = _lock(phase)
+    _ensure_open(pilot, f"remove {phase.label}")
+    if phase.status != _S.PLANNED:
+        raise DomainError(
+            f"Only a planned phase can be removed; {phase.label} is "
+            f"{phase.get_status_display().lower()}."
+        )
+    for criterion in phase.exit_criteria.all():
+        audit_delete(actor=actor, instance=criterion, pilot=pilot, before=snapshot(criterion))
+    audit_delete(actor=actor, instance=phase, pilot=pilot, before=snapshot(phase))
+    removed_order = phase.order
+    try:
+        phase.delete()
+    except ProtectedError:
+        raise DomainError(f"{phase.label} cannot be removed: other records point at it.") from None
+    # Ascending, so each phase moves into the position just freed below it
+    # and the unique (pilot, order) constraint never sees two at once.
+    for later in phases:
+        if later.order <= removed_order:
+            continue
+        before = snapshot(later)
+        later.order -= 1
+        later.save(update_fields=["order", "updated_at"])
+        audit_update(actor=actor, instance=later, pilot=pilot, before=before, message="renumbered")
+
+
+# The highest value of a PositiveSmallIntegerField on every database.
+_MAX_ORDER = 32767
+
+
+@transaction.atomic
+def phase_reorder(*, phase: Phase, actor: Actor, direction: Literal["up", "down"]) -> Phase:
+    """Move a planned phase one position up or down, trading places with its
+    planned neighbour. The two keep their lengths and the span they cover
+    together (the gap between them too), so moving never creates an
+    overlap: the one moved up starts when the other used to."""
+    if direction not in ("up", "down"):
+        raise DomainError({"direction": "Move a phase 'up' or 'down'."})
+    phase, pilot, phases = _lock(phase)
+    _ensure_open(pilot, f"move {phase.label}")
+    if phase.status != _S.PLANNED:
+        raise DomainError(
+            f"Only a planned phase can be moved; {phase.label} is "
+            f"{phase.get_status_display().lower()}."
+        )
+    index = phases.index(phase)
+    neighbour_index = index - 1 if direction == "up" else index + 1
+    if not 0 <= neighbour_index < len(phases):
+        where = "first" if direction == "up" else "last"
+        raise DomainError(f"{phase.label} is already the {where} phase.")
+    neighbour = phases[neighbour_index]
+    if neighbour.status != _S.PLANNED:
+        raise DomainError(
+            f"{phase.label} cannot move {direction}: {neighbour.label} is "
+            f"{neighbour.get_status_display().lower()}, and only planned phases change places."
+        )
+    first, second = (neighbour, phase) if direction == "up" else (phase, neighbour)
+    before = {first.pk: snapshot(first), second.pk: snapshot(second)}
+    gap = second.planned_start - first.planned_end
+    second_days = second.planned_end - second.planned_start
+    first_days = first.planned_end - first.planned_start
+    span_start = first.planned_start
+    first_order, second_order = first.order, second.order
+    # Through a free position: the unique (pilot, order) constraint is
+    # checked row by row, so a direct swap would collide half way.
+    spare = max(p.order for p in phases) + 1
+    if spare > _MAX_ORDER:
+        raise DomainError("The plan has too many positions to reorder; renumber it first.")
+    first.order = spare
+    first.save(update_fields=["order"])
+    second.order = first_order
+    second.planned_start = span_start
+    second.planned_end = span_start + second_days
+    second.full_clean()
+    second.save()
+    first.order = second_order
+    first.planned_start = second.planned_end + gap
+    first.planned_end = first.planned_start + first_days
+    first.full_clean()
+    first.save()
+    for moved, verb in ((phase, f"moved {direction}"), (neighbour, "made way")):
+        audit_update(
+            actor=actor, instance=moved, pilot=pilot, before=before[moved.pk], message=verb
+        )
     return phase
 
 
@@ -295,7 +490,15 @@ def phase_pass(
     phase, pilot, phases = _lock(phase)
     _check_transition("pass", phase, pilot, phases)
     at = at or timezone.now()
-    _apply(phase, pilot, actor, message or "passed", status=_S.PASSED, actual_end=at)
+    _apply(
+        phase,
+        pilot,
+        actor,
+        message or "passed",
+        status=_S.PASSED,
+        actual_end=at,
+        outcome_note=message,
+    )
     _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor)
     return phase
 
@@ -307,12 +510,18 @@ def phase_fail(
     """Fail the active phase; the pilot stops."""
     phase, pilot, phases = _lock(phase)
     _check_transition("fail", phase, pilot, phases)
+    # The message is why the pilot stopped: the phase keeps it for the pages.
     _apply(
-        phase, pilot, actor, message or "failed", status=_S.FAILED, actual_end=at or timezone.now()
+        phase,
+        pilot,
+        actor,
+        message or "failed",
+        status=_S.FAILED,
+        actual_end=at or timezone.now(),
+        outcome_note=message,
     )
-    _set_pilot_status(
-        pilot=pilot, status=Pilot.Status.STOPPED, actor=actor, message=f"{phase.label} failed"
-    )
+    stopped = f"{phase.label} failed" + (f": {message}" if message else "")
+    _set_pilot_status(pilot=pilot, status=Pilot.Status.STOPPED, actor=actor, message=stopped)
     return phase
 
 
@@ -321,7 +530,7 @@ def phase_skip(*, phase: Phase, actor: Actor, message: str = "") -> Phase:
     """Skip a planned phase (e.g. no shadow traffic available)."""
     phase, pilot, phases = _lock(phase)
     _check_transition("skip", phase, pilot, phases)
-    _apply(phase, pilot, actor, message or "skipped", status=_S.SKIPPED)
+    _apply(phase, pilot, actor, message or "skipped", status=_S.SKIPPED, outcome_note=message)
     _finish_pilot_if_done(pilot=pilot, phases=phases, actor=actor)
     return phase
 
@@ -363,6 +572,70 @@ CRITERION_FIELDS: frozenset[str] = frozenset(
 )
 
 
+LATENCY_METRICS: frozenset[str] = frozenset(
+    {_M.E2E_LATENCY_P50, _M.E2E_LATENCY_P95, _M.E2E_LATENCY_P99, _M.E2E_LATENCY_P999, _M.TTFT_P99}
+)
+# Counts, durations, money and energy: none is ever below zero.
+NON_NEGATIVE_METRICS: frozenset[str] = frozenset(
+    {
+        _M.THROTTLE_EVENTS,
+        _M.THROTTLE_SECONDS,
+        _M.COST_PER_1M_TOKENS,
+        _M.COST_PER_INFERENCE,
+        _M.JOULES_PER_TOKEN,
+        _M.TOKENS_PER_SECOND,
+    }
+)
+
+
+def criterion_problems(
+    *, metric: str, comparison: str, threshold: Decimal | None, weight: int | None = 1
+) -> dict[str, str]:
+    """What is wrong with a criterion's threshold and weight for its metric,
+    by field name (empty when nothing is). Thresholds are in the stored
+    unit: seconds for latencies, a fraction for the error rate (0.005 is
+    0.5 %; pages enter it as a percentage and convert)."""
+    problems: dict[str, str] = {}
+    if weight is not None and weight < 1:
+        problems["weight"] = "A weight is a whole number of at least 1."
+    if threshold is None:
+        return problems
+    if not isinstance(threshold, Decimal):
+        try:
+            threshold = Decimal(str(threshold))
+        except InvalidOperation:
+            problems["threshold"] = "The threshold must be a number."
+            return problems
+    if not threshold.is_finite():
+        problems["threshold"] = "The threshold must be a number."
+    elif comparison == _REL:
+        if threshold <= 0:
+            problems["threshold"] = "A ratio to baseline must be greater than zero."
+    elif metric in LATENCY_METRICS:
+        if threshold <= 0:
+            problems["threshold"] = "A latency threshold is a time in seconds greater than zero."
+    elif metric == _M.ERROR_RATE:
+        if not Decimal(0) <= threshold <= Decimal(1):
+            problems["threshold"] = (
+                "An error rate is a fraction between 0 and 1 (0.005 means 0.5 %)."
+            )
+    elif metric in NON_NEGATIVE_METRICS and threshold < 0:
+        label = ExitCriterion.Metric(metric).label
+        problems["threshold"] = f"{label} cannot be negative."
+    return problems
+
+
+def _check_criterion(criterion: ExitCriterion) -> None:
+    problems = criterion_problems(
+        metric=criterion.metric,
+        comparison=criterion.comparison,
+        threshold=criterion.threshold,
+        weight=criterion.weight,
+    )
+    if problems:
+        raise DomainError(problems)
+
+
 def _ensure_criteria_editable(phase: Phase) -> Phase:
     """Re-read the phase: the caller's copy may predate a transition."""
     phase = Phase.objects.select_related("pilot").get(pk=phase.pk)
@@ -397,6 +670,7 @@ def exit_criterion_add(
         critical=critical,
         weight=weight,
     )
+    _check_criterion(criterion)
     criterion.full_clean()
     criterion.save()
     audit_create(actor=actor, instance=criterion, pilot=phase.pilot)
@@ -414,6 +688,7 @@ def exit_criterion_update(
     before = snapshot(criterion)
     for field, value in data.items():
         setattr(criterion, field, value)
+    _check_criterion(criterion)
     criterion.full_clean()
     criterion.save()
     audit_update(actor=actor, instance=criterion, pilot=criterion.phase.pilot, before=before)

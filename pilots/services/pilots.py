@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from pilots.models import Backend, Pilot, RaciActivity, ReadinessAnswer
+from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer
 from pilots.services._common import DomainError, audit_create, audit_update
 from portal.audit import Actor, acting_user, snapshot
 
@@ -35,6 +35,17 @@ PILOT_EDITABLE_FIELDS: frozenset[str] = frozenset(
         "target_end",
     }
 )
+
+# Once a phase has run, its evidence was measured on these backends: moving
+# the pilot to others would make that evidence about something else.
+BACKEND_FIELDS: tuple[str, ...] = ("candidate_backend", "baseline_backend")
+_RUN_PHASE_STATUSES = (Phase.Status.ACTIVE, Phase.Status.PASSED, Phase.Status.FAILED)
+
+
+def backends_locked(pilot: Pilot) -> bool:
+    """Whether the pilot's candidate and baseline are fixed: a phase of it is
+    active or finished (passed or failed)."""
+    return pilot.phases.filter(status__in=_RUN_PHASE_STATUSES).exists()
 
 
 @transaction.atomic
@@ -89,7 +100,8 @@ def pilot_create(
 @transaction.atomic
 def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilot:
     """Change the descriptive fields of a pilot. Status moves only through
-    phase transitions, so it is not accepted here."""
+    phase transitions, so it is not accepted here; the candidate and baseline
+    backends are fixed once a phase has run (``backends_locked``)."""
     unknown = set(data) - PILOT_EDITABLE_FIELDS
     if unknown:
         raise DomainError(
@@ -100,6 +112,21 @@ def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilo
     if pilot.is_closed:
         raise DomainError(
             f"{pilot.name} is {pilot.get_status_display().lower()}; it can no longer be edited."
+        )
+    changed_backends = [
+        name
+        for name in BACKEND_FIELDS
+        if name in data and getattr(data[name], "pk", data[name]) != getattr(pilot, f"{name}_id")
+    ]
+    if changed_backends and backends_locked(pilot):
+        raise DomainError(
+            {
+                name: (
+                    f"The {name.split('_')[0]} backend cannot change: a phase of this pilot "
+                    f"has run on it, and its evidence belongs to it."
+                )
+                for name in changed_backends
+            }
         )
     before = snapshot(pilot)
     for field, value in data.items():

@@ -41,6 +41,27 @@ def activity_add(*, pilot: Pilot, actor: Actor, name: str) -> RaciActivity:
     return activity
 
 
+@transaction.atomic
+def activity_remove(*, activity: RaciActivity, actor: Actor) -> None:
+    """Remove a custom activity and its letters. The built-in activities
+    stay: the go/no-go decision's A decides reviews, and the others are the
+    minimum every pilot answers for."""
+    # Locked with the pilot, as raci_set_matrix locks the activities: a
+    # matrix saved at the same moment must not write letters to a ghost.
+    pilot = Pilot.objects.select_for_update().get(pk=activity.pilot_id)
+    activity = RaciActivity.objects.select_for_update().get(pk=activity.pk)
+    if pilot.is_closed:
+        raise DomainError(
+            f"Cannot remove {activity.name}: {pilot.name} is {pilot.get_status_display().lower()}."
+        )
+    if activity.key:
+        raise DomainError(f"{activity.name} is a built-in activity; only custom ones are removed.")
+    for assignment in activity.assignments.select_related("user"):
+        audit_delete(actor=actor, instance=assignment, pilot=pilot, before=snapshot(assignment))
+    audit_delete(actor=actor, instance=activity, pilot=pilot, before=snapshot(activity))
+    activity.delete()
+
+
 def _check_activity(
     activity: RaciActivity, letters: Mapping[int, str], users: Mapping[int, Any]
 ) -> list[str]:

@@ -1,7 +1,9 @@
 """A program manager's first pilot, in real Chromium.
 
-Logs in, creates a pilot, plans its phases, fills the RACI matrix (a second
-Accountable is refused inline, then corrected), and sees the timeline. Every
+Logs in, creates a pilot, plans its phases, fills the RACI matrix (people
+found with the search box; a second Accountable is refused inline, then
+corrected; an activity added on the way keeps the unsaved choices), and
+sees the timeline. Every
 request the browser makes must go to the portal on 127.0.0.1: no CDN, no
 fonts or scripts from another host.
 """
@@ -63,20 +65,44 @@ def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
     kinds = list(pilot.phases.order_by("order").values_list("kind", flat=True))
     assert kinds[:3] == [Phase.Kind.LAB_VALIDATION, Phase.Kind.SHADOW, Phase.Kind.CANARY]
 
-    # RACI: two Accountables for the go/no-go decision are refused inline.
+    # RACI: a row per activity, a picker per letter. The search box narrows
+    # its picker (static/js/raci.js, no inline script).
     page.goto(f"{live_server.url}/pilots/{pilot.pk}/raci/")
-    page.select_option('select[aria-label="Go/no-go decision: pat"]', "A")
-    page.select_option('select[aria-label="Go/no-go decision: alex"]', "A")
-    page.select_option('select[aria-label="Go/no-go decision: sam"]', "R")
-    page.click("#raci-grid button[type=submit]")
+    go_a = 'select[aria-label="Go/no-go decision: Accountable (A)"]'
+    search = page.locator('input[aria-label="Search people for Go/no-go decision: Accountable"]')
+    search.fill("approver")
+    visible = page.eval_on_selector(
+        go_a, "s => Array.from(s.options).filter(o => !o.hidden).map(o => o.text)"
+    )
+    assert visible == ["Alex Approver (alex)"]
+    search.fill("")
+
+    # Two Accountables for the go/no-go decision are refused inline.
+    page.select_option(go_a, label=["Pat Manager (pat)", "Alex Approver (alex)"])
+    page.select_option(
+        'select[aria-label="Go/no-go decision: Responsible (R)"]', label=["Sam Sre (sam)"]
+    )
+    page.click("#raci-grid button[type=submit].primary")
     error = page.locator("#raci-grid tr.has-error .error")
     error.first.wait_for()
     assert "Go/no-go decision already has an Accountable" in error.first.text_content()
     assert not RaciAssignment.objects.filter(activity__pilot=pilot).exists()
 
-    # Corrected: Pat is consulted, Alex holds the A.
-    page.select_option('select[aria-label="Go/no-go decision: pat"]', "C")
-    page.click("#raci-grid button[type=submit]")
+    # Corrected: Pat is consulted, Alex holds the A. Adding an activity on
+    # the way keeps these unsaved choices (HTMX swaps the grid).
+    page.select_option(go_a, label=["Alex Approver (alex)"])
+    page.select_option(
+        'select[aria-label="Go/no-go decision: Consulted (C)"]', label=["Pat Manager (pat)"]
+    )
+    page.fill("#raci-grid input[name=name]", "Capacity planning")
+    page.click("#raci-grid [data-add-activity]")
+    page.wait_for_selector("text=Capacity planning added.")
+    assert page.locator("text=Your changes to the grid are not saved yet").count() == 1
+    assert page.eval_on_selector(go_a, "s => Array.from(s.selectedOptions).map(o => o.text)") == [
+        "Alex Approver (alex)"
+    ]
+    assert not RaciAssignment.objects.filter(activity__pilot=pilot).exists()
+    page.click("#raci-grid button[type=submit].primary")
     page.wait_for_selector("text=RACI matrix saved.")
     letters = dict(
         RaciAssignment.objects.filter(activity__pilot=pilot, activity__key="go_no_go").values_list(
@@ -84,6 +110,7 @@ def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
         )
     )
     assert letters == {"pat": "C", "alex": "A", "sam": "R"}
+    assert pilot.raci_activities.filter(name="Capacity planning").exists()
 
     # The timeline renders with the locally served plotly.js.
     page.goto(f"{live_server.url}/pilots/{pilot.pk}/")

@@ -1,6 +1,7 @@
 """Pilot pages: who may see and change what, and what they show."""
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -247,11 +248,14 @@ def test_backend_detail_shows_pilots_and_metrics_panel(as_user, finance, pilot):
 
 
 def raci_post(pilot, people, letters):
-    """POST data for the RACI grid: ``letters`` maps (activity key, user) to a letter."""
-    data = {}
+    """POST data for the RACI grid: ``letters`` maps (activity key, user) to a
+    letter; each (activity, letter) picker posts the ids of its people."""
+    data: dict[str, Any] = {"grid": "1"}
     for activity in pilot.raci_activities.all():
-        for person in people:
-            data[f"cell-{activity.pk}-{person.pk}"] = letters.get((activity.key, person), "")
+        for letter in "RACI":
+            data[f"raci-{activity.pk}-{letter}"] = [
+                str(person.pk) for person in people if letters.get((activity.key, person)) == letter
+            ]
     return data
 
 
