@@ -21,12 +21,15 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from metrics import catalog
 from metrics.models import HourlyRollup, ImportJob, Series
 from metrics.quantile import histogram_quantile
-from pilots.models import Backend, Pilot
+from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
+from portal.roles import Role, has_role
 
 __all__ = [
     "QUANTILES",
     "MetricsSummary",
+    "import_backends_for",
     "import_job_progress",
+    "import_pilots_for",
     "metrics_summary",
     "metrics_timeseries",
 ]
@@ -369,3 +372,26 @@ def import_job_progress(job: ImportJob) -> tuple[int, int]:
     cached = cache.get(import_job_progress_key(job.pk))
     done = max(job.bytes_done, int(cached) if cached is not None else 0)
     return min(done, total), total
+
+
+def import_pilots_for(user: Any) -> QuerySet[Pilot]:
+    """The open pilots ``user`` may tag an import with: every one for program
+    managers and admins; for anyone else those where they hold a RACI
+    letter (any activity)."""
+    pilots = Pilot.objects.exclude(status__in=CLOSED_PILOT_STATUSES)
+    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+        return pilots
+    return pilots.filter(raci_activities__assignments__user=user).distinct()
+
+
+def import_backends_for(user: Any) -> QuerySet[Backend]:
+    """The active backends ``user`` may import into: all for program
+    managers and admins; for anyone else the candidate and baseline
+    backends of their pilots (``import_pilots_for``)."""
+    backends = Backend.objects.filter(is_active=True)
+    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+        return backends
+    mine = import_pilots_for(user)
+    return backends.filter(
+        Q(pk__in=mine.values("candidate_backend")) | Q(pk__in=mine.values("baseline_backend"))
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -65,7 +66,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_create(request: HttpRequest) -> HttpResponse:
     """The upload form; a valid upload becomes a queued job, then its page."""
     if request.method == "POST":
-        form = ImportUploadForm(request.POST, request.FILES)
+        form = ImportUploadForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             try:
                 job = services.import_job_create(
@@ -79,9 +80,11 @@ def import_create(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 apply_service_error(form, exc)
             else:
+                if job.note:
+                    messages.warning(request, job.note)
                 return HttpResponseRedirect(reverse("import-detail", args=[job.pk]))
     else:
-        form = ImportUploadForm(initial={"backend": request.GET.get("backend")})
+        form = ImportUploadForm(initial={"backend": request.GET.get("backend")}, user=request.user)
     return render(request, "metrics/import_form.html", {"nav": "imports", "form": form})
 
 

@@ -19,6 +19,14 @@ __all__ = [
 ]
 
 
+class RejectGroupSerializer(serializers.Serializer[Any]):
+    """Rejected lines of one reason: how many, and the first line numbers."""
+
+    reason = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    lines = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     """An import job as the API shows it (read-only)."""
 
@@ -29,6 +37,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         slug_field="username", read_only=True
     )
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    reject_groups = RejectGroupSerializer(many=True, read_only=True)
 
     class Meta:
         model = ImportJob
@@ -50,8 +59,10 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
             "rejected",
             "unmapped_count",
             "rejects",
+            "reject_groups",
             "unmapped",
             "error",
+            "note",
             "bytes_done",
             "bytes_total",
             "window_start",
@@ -65,11 +76,36 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         read_only_fields = fields
 
 
+def refuse_nul_and_unknown(serializer: serializers.Serializer[Any], data: Any) -> None:
+    """Bad input is a 400 naming the field: a NUL character (which no
+    database column can hold: PostgreSQL refuses the query) or a field the
+    endpoint does not know (``pilot_id`` for ``pilot`` would be ignored)."""
+    errors: dict[str, str] = {}
+    keys = list(data.keys()) if hasattr(data, "keys") else []
+    for key in keys:
+        if "\x00" in str(key):
+            errors["non_field_errors"] = "A field name contains a NUL character."
+            continue
+        values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            errors[str(key)] = "Contains a NUL character."
+        elif key not in serializer.fields:
+            errors[str(key)] = (
+                f"Unknown field; this endpoint takes {', '.join(sorted(serializer.fields))}."
+            )
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 class ImportJobCreateSerializer(serializers.Serializer[Any]):
     """The multipart body of ``POST /api/v1/imports/``; validates only."""
 
+    def to_internal_value(self, data: Any) -> Any:
+        refuse_nul_and_unknown(self, data)
+        return super().to_internal_value(data)
+
     file = serializers.FileField(
-        help_text="The metrics file (multipart upload), at most IMPORT_MAX_UPLOAD_BYTES.",
+        help_text="The metrics file (multipart upload), at most IMPORT_MAX_BYTES.",
         validators=[validate_import_upload],
     )
     backend = serializers.SlugRelatedField(

@@ -142,3 +142,19 @@ def run_import(catalog: None, backend: Backend) -> Callable[..., ImportJob]:
 
 
 __all__ = ["DATA", "SCRAPE_TIME", "Decimal"]
+
+
+def give_raci_letter(user: Any, pilot: Pilot, letter: str = "R") -> None:
+    """``user`` holds ``letter`` on an activity of ``pilot`` (import scope)."""
+    from pilots.models import RaciActivity, RaciAssignment
+
+    activity = RaciActivity.objects.create(pilot=pilot, name=f"Activity for {user}", order=900)
+    RaciAssignment.objects.create(activity=activity, user=user, letter=letter)
+
+
+@pytest.fixture
+def team_member(pilot_team: Any, pilot: Pilot) -> Any:
+    """The pilot-team persona with a RACI letter on ``pilot`` (which runs on
+    ``backend`` and ``other_backend``): may import into both."""
+    give_raci_letter(pilot_team, pilot)
+    return pilot_team
