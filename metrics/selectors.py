@@ -29,10 +29,17 @@ __all__ = [
     "MetricsSummary",
     "import_backends_for",
     "import_job_progress",
+    "backends_with_pilot_series",
     "import_pilots_for",
     "metrics_summary",
     "metrics_timeseries",
+    "summary_note",
 ]
+
+SINGLE_SCRAPE_SUMMARY_NOTE = (
+    "Every series has a single sample in this window (one scrape): counters need two "
+    "scrapes or more to give requests, tokens and rates."
+)
 
 HOUR = dt.timedelta(hours=1)
 # (field suffix, q): p50, p95, p99, p99.9
@@ -394,4 +401,21 @@ def import_backends_for(user: Any) -> QuerySet[Backend]:
     mine = import_pilots_for(user)
     return backends.filter(
         Q(pk__in=mine.values("candidate_backend")) | Q(pk__in=mine.values("baseline_backend"))
+    )
+
+
+def summary_note(summary: MetricsSummary) -> str:
+    """What a reader of ``summary`` should know that its figures do not say."""
+    if summary.sample_count and summary.sample_count == summary.series_count:
+        return SINGLE_SCRAPE_SUMMARY_NOTE
+    return ""
+
+
+def backends_with_pilot_series(*, pilot: Pilot) -> set[int]:
+    """Ids of the backends holding series imported for ``pilot`` (one query)."""
+    return set(
+        Series.objects.filter(pilot=pilot)
+        .order_by()
+        .values_list("backend_id", flat=True)
+        .distinct()
     )

@@ -137,8 +137,12 @@ class SampleWriter:
         batch_size: int | None = None,
         on_batch: Callable[[], None] | None = None,
         max_new_series: int | None = None,
+        pilot_labels: dict[str, int] | None = None,
     ) -> None:
         self.backend_id = backend_id
+        # A ``pilot`` label whose value is a key here (a pilot's id or name)
+        # tags the series with that pilot instead of keeping the label.
+        self.pilot_labels = pilot_labels or {}
         # Cardinality guard: once the file would create more new series than
         # this, nothing more is written; the rest of the file is only read,
         # to say how many it would have created (``finish`` raises).
@@ -233,7 +237,7 @@ class SampleWriter:
         self._drain()
         if self.series_limit_hit:
             rest = {k for k in self.keys[self._limit_checked :] if k not in self.series_ids}
-            hashes = [series_key_hash(self.backend_id, self.pilot_id, key) for key in rest]
+            hashes = [series_key_hash(self.backend_id, *self._identity(key)) for key in rest]
             self.new_series += len(hashes) - len(self._lookup(hashes))
             raise TooManySeries(self.new_series, self.max_new_series or 0)
         if self._copier is not None:
@@ -261,7 +265,10 @@ class SampleWriter:
         nothing created) when that would pass ``max_new_series``."""
         if not keys:
             return True
-        by_hash = {series_key_hash(self.backend_id, self.pilot_id, key): key for key in keys}
+        identities = {key: self._identity(key) for key in keys}
+        by_hash = {
+            series_key_hash(self.backend_id, *identity): key for key, identity in identities.items()
+        }
         hashes = list(by_hash)
         found = self._lookup(hashes)
         missing = [h for h in hashes if h not in found]
@@ -275,11 +282,11 @@ class SampleWriter:
                 [
                     Series(
                         backend_id=self.backend_id,
-                        pilot_id=self.pilot_id,
+                        pilot_id=identities[by_hash[h]][0],
                         metric_id=by_hash[h][0],
                         component=by_hash[h][1],
                         le=by_hash[h][2],
-                        labels=dict(by_hash[h][3]),
+                        labels=dict(identities[by_hash[h]][1][3]),
                         key_hash=h,
                     )
                     for h in missing
@@ -291,6 +298,16 @@ class SampleWriter:
         for h, series_id in found.items():
             self.series_ids[by_hash[h]] = series_id
         return True
+
+    def _identity(self, key: SeriesKey) -> tuple[int | None, SeriesKey]:
+        """(pilot id, key) the series is stored under: a ``pilot`` label
+        naming a pilot the import may tag becomes the series' pilot."""
+        if self.pilot_labels:
+            for name, value in key[3]:
+                if name == "pilot" and value in self.pilot_labels:
+                    labels = tuple(item for item in key[3] if item[0] != "pilot")
+                    return self.pilot_labels[value], (key[0], key[1], key[2], labels)
+        return self.pilot_id, key
 
     @staticmethod
     def _lookup(hashes: list[str]) -> dict[str, int]:

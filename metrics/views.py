@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from metrics import charts, selectors, services
@@ -180,8 +181,10 @@ def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
     context["backend"] = backend
     if window is not None:
         series = selectors.metrics_timeseries(backend=backend, start=window[0], end=window[1])
-        context["figures"] = charts.backend_figures(series)
+        partial = _partial_hour(window)
+        context["figures"] = charts.backend_figures(series, partial_hour=partial)
         context["has_data"] = charts.has_data(series)
+        context["partial_hour"] = partial
     return render(request, "metrics/_backend_panel.html", context)
 
 
@@ -203,17 +206,45 @@ def pilot_metrics_panel(request: HttpRequest, pk: int) -> HttpResponse:
     context["pilot"] = pilot
     if window is not None:
         start, end = window
-        candidate_series = selectors.metrics_timeseries(backend=candidate, start=start, end=end)
-        baseline_series = selectors.metrics_timeseries(backend=baseline, start=start, end=end)
+        # The pilot's own series where any were imported for it; otherwise
+        # the backend's whole traffic, and the panel says so.
+        own = selectors.backends_with_pilot_series(pilot=pilot)
+        cand_pilot = pilot if candidate.pk in own else None
+        base_pilot = pilot if baseline.pk in own else None
+        context["sides"] = [
+            {"backend": candidate, "role": "candidate", "pilot_only": cand_pilot is not None},
+            {"backend": baseline, "role": "baseline", "pilot_only": base_pilot is not None},
+        ]
+        partial = _partial_hour(window)
+        candidate_series = selectors.metrics_timeseries(
+            backend=candidate, start=start, end=end, pilot=cand_pilot
+        )
+        baseline_series = selectors.metrics_timeseries(
+            backend=baseline, start=start, end=end, pilot=base_pilot
+        )
         context["figures"] = charts.comparison_figures(
             candidate_series,
             baseline_series,
             candidate_name=f"{candidate.name} (candidate)",
             baseline_name=f"{baseline.name} (baseline)",
+            partial_hour=partial,
         )
+        context["partial_hour"] = partial
         context["has_data"] = charts.has_data(candidate_series) or charts.has_data(baseline_series)
-        context["summary_rows"] = charts.summary_rows(
-            selectors.metrics_summary(backend=candidate, start=start, end=end),
-            selectors.metrics_summary(backend=baseline, start=start, end=end),
+        candidate_summary = selectors.metrics_summary(
+            backend=candidate, start=start, end=end, pilot=cand_pilot
         )
+        baseline_summary = selectors.metrics_summary(
+            backend=baseline, start=start, end=end, pilot=base_pilot
+        )
+        context["summary_rows"] = charts.summary_rows(candidate_summary, baseline_summary)
+        context["summary_note"] = selectors.summary_note(
+            candidate_summary
+        ) or selectors.summary_note(baseline_summary)
     return render(request, "metrics/_pilot_panel.html", context)
+
+
+def _partial_hour(window: tuple[dt.datetime, dt.datetime]) -> dt.datetime | None:
+    """The hour in progress, when the window shows it."""
+    hour = timezone.now().astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return hour if window[0] <= hour < window[1] else None

@@ -3,8 +3,10 @@ service does the work."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from metrics.forms import validate_import_upload
@@ -131,11 +133,23 @@ class ImportJobCreateSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class SummaryWindowSerializer(serializers.Serializer[Any]):
-    """The query string of the summary endpoint."""
+SUMMARY_DEFAULT_SPAN = dt.timedelta(hours=24)
 
-    start = serializers.DateTimeField(help_text="ISO-8601 start of the window (inclusive).")
-    end = serializers.DateTimeField(help_text="ISO-8601 end of the window (exclusive).")
+
+class SummaryWindowSerializer(serializers.Serializer[Any]):
+    """The query string of the summary endpoint. Without ``start`` and
+    ``end`` the window is the last 24 hours; with one of them, 24 hours
+    from or up to it."""
+
+    start = serializers.DateTimeField(
+        required=False,
+        help_text="ISO-8601 start of the window (inclusive). Default: 24 hours before the end.",
+    )
+    end = serializers.DateTimeField(
+        required=False,
+        help_text="ISO-8601 end of the window (exclusive). Default: now, or 24 hours after "
+        "the start when only the start is given.",
+    )
     pilot = serializers.PrimaryKeyRelatedField(
         queryset=Pilot.objects.all(), required=False, allow_null=True
     )
@@ -143,8 +157,16 @@ class SummaryWindowSerializer(serializers.Serializer[Any]):
     cost_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["end"] <= attrs["start"]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is None and end is None:
+            end = timezone.now()
+        if start is None:
+            start = end - SUMMARY_DEFAULT_SPAN
+        if end is None:
+            end = start + SUMMARY_DEFAULT_SPAN
+        if end <= start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
+        attrs["start"], attrs["end"] = start, end
         return attrs
 
 
@@ -152,16 +174,28 @@ def _number() -> serializers.FloatField:
     return serializers.FloatField(read_only=True, allow_null=True)
 
 
+class CountField(serializers.IntegerField):
+    """A count (requests, tokens, events) as a JSON integer. Counter
+    increases are summed as floats; the count is their nearest integer."""
+
+    def to_representation(self, value: Any) -> int:
+        return int(round(float(value)))
+
+
+def _count() -> CountField:
+    return CountField(read_only=True, allow_null=True)
+
+
 class MetricsSummarySerializer(serializers.Serializer[Any]):
     """``selectors.MetricsSummary``; see its docstring for units."""
 
     start = serializers.DateTimeField(read_only=True)
     end = serializers.DateTimeField(read_only=True)
-    requests = _number()
-    errors = _number()  # type: ignore[assignment]  # a field, not Serializer.errors
+    requests = _count()
+    errors = _count()  # type: ignore[assignment]  # a field, not Serializer.errors
     error_rate = _number()
-    tokens_generated = _number()
-    prompt_tokens = _number()
+    tokens_generated = _count()
+    prompt_tokens = _count()
     tokens_per_second = _number()
     e2e_p50 = _number()
     e2e_p95 = _number()
@@ -178,10 +212,15 @@ class MetricsSummarySerializer(serializers.Serializer[Any]):
     joules_per_token = _number()
     temperature_max = _number()
     throttle_seconds = _number()
-    throttle_events = _number()
-    throttled_samples = _number()
-    xid_errors = _number()
+    throttle_events = _count()
+    throttled_samples = _count()
+    xid_errors = _count()
     sample_count = serializers.IntegerField(read_only=True)
     series_count = serializers.IntegerField(read_only=True)
     covered_start = serializers.DateTimeField(read_only=True, allow_null=True)
     covered_end = serializers.DateTimeField(read_only=True, allow_null=True)
+    note = serializers.CharField(
+        read_only=True,
+        allow_blank=True,
+        help_text="Why figures are missing although samples exist (e.g. a single scrape).",
+    )

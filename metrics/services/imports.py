@@ -28,8 +28,9 @@ from metrics.models import ImportJob
 from metrics.parsers import ParseFailure, get_parser
 from metrics.pipeline import Ingestor, Mapper, gc_frozen
 from metrics.rollups import refresh_rollups
+from metrics.selectors import import_pilots_for
 from metrics.storage import SampleWriter, TooManySeries
-from pilots.models import Backend, Pilot
+from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
 from portal.audit import Actor, acting_user, record_change
 from portal.models import ChangeRecord
 from portal.roles import Role, has_role
@@ -209,8 +210,6 @@ def import_scope_check(*, actor: Actor, backend: Backend, pilot: Pilot | None) -
     where they hold a RACI letter, tagging only those pilots. Program
     managers and admins anywhere. The system (``actor`` None: commands,
     scheduled pulls) is not scoped beyond the backend and pilot rules."""
-    from metrics.selectors import import_pilots_for
-
     if not backend.is_active:
         raise ImportRefused({"backend": f"Backend {backend.slug} is inactive."})
     if pilot is not None:
@@ -468,6 +467,24 @@ def _nothing_stored(ingestor: Ingestor, groups: list[dict[str, Any]]) -> str:
     )
 
 
+def _pilot_labels(job: ImportJob) -> dict[str, int]:
+    """The values of a ``pilot`` label that tag a series with a pilot: the
+    id and the name of each open pilot running on the job's backend that
+    the uploader may tag (``import_scope_check``'s rule). Other values stay
+    a plain label."""
+    pilots = Pilot.objects.exclude(status__in=list(CLOSED_PILOT_STATUSES)).filter(
+        Q(candidate_backend_id=job.backend_id) | Q(baseline_backend_id=job.backend_id)
+    )
+    user = job.created_by
+    if user is not None and not has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+        pilots = pilots.filter(pk__in=import_pilots_for(user).values("pk"))
+    labels: dict[str, int] = {}
+    for pk, name in pilots.values_list("pk", "name"):
+        labels[str(pk)] = pk
+        labels[name] = pk
+    return labels
+
+
 def _ingest(
     job: ImportJob, f: IO[bytes], fmt: str, parser: Any, progress: _Progress, attempt: int
 ) -> ImportSummary:
@@ -477,6 +494,7 @@ def _ingest(
         pilot_id=job.pilot_id,
         on_batch=progress,
         max_new_series=limit,
+        pilot_labels=_pilot_labels(job),
     )
     ingestor = Ingestor(
         writer=writer,
