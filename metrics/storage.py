@@ -237,7 +237,7 @@ class SampleWriter:
         self._drain()
         if self.series_limit_hit:
             rest = {k for k in self.keys[self._limit_checked :] if k not in self.series_ids}
-            hashes = [series_key_hash(self.backend_id, *self._identity(key)) for key in rest]
+            hashes = list({series_key_hash(self.backend_id, *self._identity(key)) for key in rest})
             self.new_series += len(hashes) - len(self._lookup(hashes))
             raise TooManySeries(self.new_series, self.max_new_series or 0)
         if self._copier is not None:
@@ -266,9 +266,10 @@ class SampleWriter:
         if not keys:
             return True
         identities = {key: self._identity(key) for key in keys}
-        by_hash = {
-            series_key_hash(self.backend_id, *identity): key for key, identity in identities.items()
-        }
+        # Two keys may be one series (a pilot label by id and by name).
+        by_hash: dict[str, list[SeriesKey]] = {}
+        for key, identity in identities.items():
+            by_hash.setdefault(series_key_hash(self.backend_id, *identity), []).append(key)
         hashes = list(by_hash)
         found = self._lookup(hashes)
         missing = [h for h in hashes if h not in found]
@@ -278,25 +279,25 @@ class SampleWriter:
         if missing:
             # Internal rows built from validated input; a concurrent job that
             # creates the same series first makes ours a no-op (the hash is unique).
-            Series.objects.bulk_create(
-                [
+            rows = []
+            for h in missing:
+                pilot_id, (metric_id, component, le, labels) = identities[by_hash[h][0]]
+                rows.append(
                     Series(
                         backend_id=self.backend_id,
-                        pilot_id=identities[by_hash[h]][0],
-                        metric_id=by_hash[h][0],
-                        component=by_hash[h][1],
-                        le=by_hash[h][2],
-                        labels=dict(identities[by_hash[h]][1][3]),
+                        pilot_id=pilot_id,
+                        metric_id=metric_id,
+                        component=component,
+                        le=le,
+                        labels=dict(labels),
                         key_hash=h,
                     )
-                    for h in missing
-                ],
-                ignore_conflicts=True,
-                batch_size=_LOOKUP_CHUNK,
-            )
+                )
+            Series.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_LOOKUP_CHUNK)
             found.update(self._lookup(missing))
         for h, series_id in found.items():
-            self.series_ids[by_hash[h]] = series_id
+            for key in by_hash[h]:
+                self.series_ids[key] = series_id
         return True
 
     def _identity(self, key: SeriesKey) -> tuple[int | None, SeriesKey]:

@@ -28,6 +28,7 @@ from portal.forms import apply_service_error
 from portal.roles import METRICS_IMPORT, may, role_required
 
 IMPORT_LIST_LIMIT = 50
+REJECTS_SHOWN = 20
 
 
 # --------------------------------------------------------------------------
@@ -105,7 +106,9 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         "finished": finished,
         "percent": percent,
         "unmapped": unmapped,
-        "rejects_shown": len(job.rejects),
+        # Jobs from before reject groups: a few lines, never a page of thousands.
+        "rejects": job.rejects[:REJECTS_SHOWN],
+        "rejects_shown": min(len(job.rejects), REJECTS_SHOWN),
     }
 
 
