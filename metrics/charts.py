@@ -76,9 +76,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         (("utilization_mean", "mean"), ("utilization_max", "max")),
         y_range=(0.0, 100.0),
     ),
-    ChartSpec(
-        "errors", "Error rate", "%", (("error_rate", "error rate"),), factor=100.0
-    ),
+    ChartSpec("errors", "Error rate", "%", (("error_rate", "error rate"),), factor=100.0),
     ChartSpec("power", "Power draw per device (mean)", "W", (("power_mean", "mean"),)),
     ChartSpec("temperature", "Temperature (max)", "°C", (("temperature_max", "max"),)),
     ChartSpec("throttle", "Throttle time", "s", (("throttle_seconds", "throttled"),)),
@@ -317,7 +315,7 @@ SUMMARY_ROWS: tuple[SummaryRow, ...] = (
 
 
 def _verdict(row: SummaryRow, ratio: float) -> str:
-    """"better", "worse" or "same" for the candidate, by the row's direction."""
+    """ "better", "worse" or "same" for the candidate, by the row's direction."""
     if not row.better or math.isclose(ratio, 1.0, rel_tol=0.005):
         return "same" if row.better else ""
     lower_is_better = row.better == "lower"

@@ -78,7 +78,10 @@ def refuse_bill(f: BinaryIO) -> None:
     """A FOCUS bill is refused whatever format was chosen: read as metrics
     it would be a thousand rejected lines."""
     line = _first_line(f)
-    if line.count(",") >= 2 and len(FOCUS_COLUMNS.intersection(c.lower() for c in _cells(line))) >= 2:
+    if (
+        line.count(",") >= 2
+        and len(FOCUS_COLUMNS.intersection(c.lower() for c in _cells(line))) >= 2
+    ):
         raise ParseFailure(FOCUS_BILL_MESSAGE)
 
 

@@ -23,8 +23,7 @@ def validate_import_upload(upload: Any) -> None:
     limit = int(settings.IMPORT_MAX_BYTES)
     if upload.size > limit:
         raise ValidationError(
-            f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes "
-            "(IMPORT_MAX_BYTES).",
+            f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes (IMPORT_MAX_BYTES).",
             code="too_large",
         )
     if upload.size == 0:

@@ -27,9 +27,9 @@ from portal.roles import Role, has_role
 __all__ = [
     "QUANTILES",
     "MetricsSummary",
+    "backends_with_pilot_series",
     "import_backends_for",
     "import_job_progress",
-    "backends_with_pilot_series",
     "import_pilots_for",
     "metrics_summary",
     "metrics_timeseries",

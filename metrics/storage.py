@@ -70,7 +70,7 @@ _COPY_ROW = np.dtype(
 _PG_EPOCH_US = 946_684_800_000_000
 
 
-class TooManySeries(Exception):  # noqa: N818 - reads as the refusal it is
+class TooManySeries(Exception):
     """The file would create more new series than the writer may."""
 
     def __init__(self, new_series: int, limit: int) -> None:

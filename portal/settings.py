@@ -195,9 +195,7 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # An import refuses a file that would create more new series than this
 # (a label that changes with every sample makes millions).
-METRICS_MAX_NEW_SERIES_PER_IMPORT = env_int(
-    "METRICS_MAX_NEW_SERIES_PER_IMPORT", 10_000, minimum=1
-)
+METRICS_MAX_NEW_SERIES_PER_IMPORT = env_int("METRICS_MAX_NEW_SERIES_PER_IMPORT", 10_000, minimum=1)
 # A running import beats this often; a job whose beat is older than
 # METRICS_IMPORT_STALE_SECONDS has lost its worker and is claimed again.
 METRICS_IMPORT_HEARTBEAT_SECONDS = env_int("METRICS_IMPORT_HEARTBEAT_SECONDS", 10, minimum=1)

@@ -157,12 +157,12 @@ class SummaryWindowSerializer(serializers.Serializer[Any]):
     cost_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("start"), attrs.get("end")
-        if start is None and end is None:
-            end = timezone.now()
+        start: dt.datetime | None = attrs.get("start")
+        end: dt.datetime | None = attrs.get("end")
         if start is None:
+            end = end or timezone.now()
             start = end - SUMMARY_DEFAULT_SPAN
-        if end is None:
+        elif end is None:
             end = start + SUMMARY_DEFAULT_SPAN
         if end <= start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
@@ -179,7 +179,7 @@ class CountField(serializers.IntegerField):
     increases are summed as floats; the count is their nearest integer."""
 
     def to_representation(self, value: Any) -> int:
-        return int(round(float(value)))
+        return round(float(value))
 
 
 def _count() -> CountField:

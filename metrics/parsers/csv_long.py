@@ -46,9 +46,9 @@ __all__ = [
     "HEADER",
     "CsvChunk",
     "csv_chunks",
+    "looks_like_header",
     "parse_csv",
     "parse_csv_chunk",
-    "looks_like_header",
     "parse_timestamp",
 ]
 

@@ -373,7 +373,7 @@ def _claim(job_id: int) -> int | None:
     return attempts
 
 
-class _ClaimLost(Exception):  # noqa: N818
+class _ClaimLost(Exception):
     """Another worker reclaimed the job (ours was thought dead): roll back."""
 
 

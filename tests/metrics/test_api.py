@@ -105,8 +105,7 @@ def test_import_validation_names_the_field(
     response = upload(client, backend)
     assert response.status_code == 400
     assert (
-        "the limit is 10 bytes (IMPORT_MAX_BYTES)"
-        in response.json()["error"]["fields"]["file"][0]
+        "the limit is 10 bytes (IMPORT_MAX_BYTES)" in response.json()["error"]["fields"]["file"][0]
     )
     assert ImportJob.objects.count() == 0
 

@@ -365,7 +365,12 @@ def test_requeue_stale_jobs_enqueues_lost_ones(
     catalog: None, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enqueued: list[int] = []
-    monkeypatch.setattr(imports, "_enqueue", lambda job_id: enqueued.append(job_id) or True)
+
+    def sent(job_id: int) -> bool:
+        enqueued.append(job_id)
+        return True
+
+    monkeypatch.setattr(imports, "_enqueue", sent)
     job = import_job_create(
         actor=None, backend=backend, file=io.BytesIO(b"power_watts 1\n"), enqueue=False
     )

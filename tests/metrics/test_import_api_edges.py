@@ -46,7 +46,7 @@ class Unreadable(io.RawIOBase):
     def read(self, *args: Any) -> bytes:
         raise AssertionError("the body was read")
 
-    readline = read  # type: ignore[assignment]
+    readline = read
 
 
 def _guarded(request: Any) -> HttpResponse:
@@ -65,7 +65,7 @@ def _body_request(path: str, length: int, user: Any = None, **headers: Any) -> A
     )
     request.META["CONTENT_LENGTH"] = str(length)
     request.META["wsgi.input"] = Unreadable()
-    request._stream = Unreadable()
+    request._stream = Unreadable()  # type: ignore[assignment]
     request.user = user or AnonymousUser()
     return request
 
@@ -141,7 +141,7 @@ def test_a_pilot_team_member_imports_into_their_pilots_backends_and_tags_only_th
     client: Client, pilot_team: Any, catalog: None, backend: Backend, pilot: Pilot
 ) -> None:
     give_raci_letter(pilot_team, pilot, "C")
-    other: Pilot = PilotFactory(baseline_backend=backend)
+    other = PilotFactory.create(baseline_backend=backend)
     client.force_login(pilot_team)
 
     assert _upload(client, pilot=pilot.pk).status_code == 202
@@ -265,7 +265,9 @@ def test_summary_defaults_to_the_last_24_hours_with_integer_counts(
     assert body["note"] == ""
 
 
-def test_summary_with_only_a_start_spans_24_hours(client: Client, finance: Any, backend: Backend) -> None:
+def test_summary_with_only_a_start_spans_24_hours(
+    client: Client, finance: Any, backend: Backend
+) -> None:
     client.force_login(finance)
     body = client.get("/api/v1/backends/gpu-a/summary/?start=2026-03-01T00:00:00Z").json()
     assert (body["start"], body["end"]) == ("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")

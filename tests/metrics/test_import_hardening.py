@@ -89,9 +89,7 @@ def test_non_finite_prometheus_text_timestamps_are_rejected_per_line(
 
 
 @pytest.mark.parametrize("bad", NON_FINITE)
-def test_non_finite_openmetrics_timestamps_are_rejected_per_line(
-    run_import: Run, bad: str
-) -> None:
+def test_non_finite_openmetrics_timestamps_are_rejected_per_line(run_import: Run, bad: str) -> None:
     content = (
         "# TYPE power_watts gauge\n"
         f'power_watts{{gpu="0"}} 1 {bad}\n'
@@ -207,7 +205,10 @@ def test_a_missing_file_does_not_show_the_server_path(
     catalog: None, backend: Backend, settings: Any
 ) -> None:
     job = import_job_create(
-        actor=None, backend=backend, file=io.BytesIO(f"{T0},power_watts,1,\n".encode()), enqueue=False
+        actor=None,
+        backend=backend,
+        file=io.BytesIO(f"{T0},power_watts,1,\n".encode()),
+        enqueue=False,
     )
     (Path(settings.MEDIA_ROOT) / job.file_path).unlink()
 
@@ -339,9 +340,7 @@ def test_the_job_page_shows_groups_not_every_reject(
     assert body.count("is not a number") < 20
 
 
-def test_the_api_gives_reject_groups(
-    run_import: Run, client: Client, finance: Any
-) -> None:
+def test_the_api_gives_reject_groups(run_import: Run, client: Client, finance: Any) -> None:
     job = run_import(f"{T0},power_watts,x,\n{T0},power_watts,1,\n", fmt="csv")
     client.force_login(finance)
 
@@ -434,7 +433,10 @@ def test_page_upload_with_the_broker_down_says_so_and_keeps_the_file(
 ) -> None:
     page = as_user(pm).post(
         "/metrics/imports/new/",
-        {"file": SimpleUploadedFile("m.csv", f"{T0},power_watts,1,\n".encode()), "backend": "gpu-a"},
+        {
+            "file": SimpleUploadedFile("m.csv", f"{T0},power_watts,1,\n".encode()),
+            "backend": "gpu-a",
+        },
         follow=True,
     )
 
@@ -481,7 +483,7 @@ def test_a_pilot_label_tags_only_pilots_the_uploader_may_tag(
 ) -> None:
     from tests.factories import PilotFactory
 
-    mine = PilotFactory(candidate_backend=other_backend, baseline_backend=backend)
+    mine = PilotFactory.create(candidate_backend=other_backend, baseline_backend=backend)
     give_raci_letter(pilot_team, mine)
     content = f"{T0},power_watts,1,pilot={pilot.pk}\n{T0},power_watts,2,pilot={mine.pk}\n"
     job = import_job_create(

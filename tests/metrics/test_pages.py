@@ -161,7 +161,7 @@ def test_progress_fragment_is_403_for_outsiders_and_anonymous(client, as_user, o
 
 def test_upload_form_renders_for_pilot_team(as_user, pilot_team):
     tpu = _backend(name="TPU pod A", slug="tpu-a")
-    give_raci_letter(pilot_team, PilotFactory(baseline_backend=tpu))
+    give_raci_letter(pilot_team, PilotFactory.create(baseline_backend=tpu))
 
     page = as_user(pilot_team).get("/metrics/imports/new/?backend=tpu-a")
 

@@ -55,9 +55,7 @@ def test_a_later_run_imports_again_up_to_the_new_hour(
     before = Sample.objects.count()
 
     out = io.StringIO()
-    call_command(
-        "seed_demo_metrics", "--days", "1", "--until", "2026-03-02T03:00:00Z", stdout=out
-    )
+    call_command("seed_demo_metrics", "--days", "1", "--until", "2026-03-02T03:00:00Z", stdout=out)
 
     assert ImportJob.objects.count() == 4
     assert Sample.objects.count() > before

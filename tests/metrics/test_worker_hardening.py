@@ -54,7 +54,9 @@ def test_five_concurrent_imports_into_the_same_series_and_hours_all_count(
     # rollup refresh of the same (series, hour) rows together.
     base = tmp_path / "base.csv"
     base.write_text("".join(f"{T0 - 7200},power_watts,100,gpu={g}\n" for g in range(GPUS)))
-    import_job_run(job_id=import_job_create(actor=admin_user, backend=backend, file=base, enqueue=False).pk)
+    import_job_run(
+        job_id=import_job_create(actor=admin_user, backend=backend, file=base, enqueue=False).pk
+    )
 
     steps = 3000  # per file: 2 hours of samples, 8 series
     files = []
@@ -136,9 +138,9 @@ def test_a_killed_worker_s_job_is_finished_once_by_a_fresh_worker_within_two_min
         deadline = time.monotonic() + 60
         while True:
             running = ImportJob.objects.get(pk=job.pk)
-            if running.bytes_done and running.heartbeat_at and running.claimed_at:
-                if running.heartbeat_at > running.claimed_at:
-                    break  # it beats while it runs
+            beat, claimed = running.heartbeat_at, running.claimed_at
+            if running.bytes_done and beat is not None and claimed is not None and beat > claimed:
+                break  # it beats while it runs
             assert time.monotonic() < deadline, "the worker never started (or never beat)"
             time.sleep(0.1)
         first.send_signal(signal.SIGKILL)
@@ -207,7 +209,9 @@ def test_a_run_whose_claim_was_taken_over_rolls_back(
     path = tmp_path / "m.csv"
     path.write_text(f"{T0},power_watts,1,gpu=0\n")
     job = import_job_create(actor=admin_user, backend=backend, file=path, enqueue=False)
-    original = imports.refresh_rollups
+    from metrics import rollups
+
+    original = rollups.refresh_rollups
 
     def stolen(*args: Any, **kwargs: Any) -> int:
         from django.db import connections
