@@ -48,6 +48,7 @@ class ChartSpec:
     unit: str
     traces: tuple[tuple[str, str], ...]  # (row field, legend label)
     y_range: tuple[float, float] | None = None
+    factor: float = 1.0  # display factor (error rate: a fraction, drawn in %)
 
 
 _QUANTILE_TRACES = (("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("p999", "p99.9"))
@@ -75,6 +76,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         (("utilization_mean", "mean"), ("utilization_max", "max")),
         y_range=(0.0, 100.0),
     ),
+    ChartSpec("errors", "Error rate", "%", (("error_rate", "error rate"),), factor=100.0),
     ChartSpec("power", "Power draw per device (mean)", "W", (("power_mean", "mean"),)),
     ChartSpec("temperature", "Temperature (max)", "°C", (("temperature_max", "max"),)),
     ChartSpec("throttle", "Throttle time", "s", (("throttle_seconds", "throttled"),)),
@@ -91,9 +93,11 @@ def _clean(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _columns(rows: Rows, field: str) -> tuple[list[str], list[float | None]]:
+def _columns(rows: Rows, field: str, factor: float = 1.0) -> tuple[list[str], list[float | None]]:
     xs = [_iso(row["t"]) for row in rows]
     ys = [_clean(row.get(field)) for row in rows]
+    if factor != 1.0:
+        ys = [None if y is None else y * factor for y in ys]
     return xs, ys
 
 
@@ -110,8 +114,10 @@ def has_data(rows: Rows) -> bool:
     return any(_spec_has_data(rows, spec) for spec in CHARTS)
 
 
-def _trace(rows: Rows, field: str, label: str, position: int, **extra: Any) -> go.Scatter:
-    xs, ys = _columns(rows, field)
+def _trace(
+    rows: Rows, field: str, label: str, position: int, factor: float = 1.0, **extra: Any
+) -> go.Scatter:
+    xs, ys = _columns(rows, field, factor)
     return go.Scatter(
         x=xs,
         y=ys,
@@ -151,6 +157,28 @@ def _layout(fig: go.Figure, spec: ChartSpec, *, title: str) -> None:
         fig.update_yaxes(range=list(spec.y_range))
 
 
+PARTIAL_HOUR_NOTE = "current hour (partial)"
+
+
+def _mark_partial_hour(
+    fig: go.Figure, rows: Rows, partial_hour: dt.datetime | None, **where: Any
+) -> None:
+    """Shade the hour still in progress: its figures grow as data arrives."""
+    if partial_hour is None or not any(row["t"] == partial_hour for row in rows):
+        return
+    fig.add_vrect(
+        x0=_iso(partial_hour),
+        x1=_iso(partial_hour + dt.timedelta(hours=1)),
+        fillcolor="#f59e0b",
+        opacity=0.12,
+        line_width=0,
+        annotation_text=PARTIAL_HOUR_NOTE,
+        annotation_position="top left",
+        annotation_font={"size": 10, "color": "#92400e"},
+        **where,
+    )
+
+
 def _as_dict(fig: go.Figure) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(fig.to_json())
     return decoded
@@ -166,8 +194,11 @@ def _entry(spec: ChartSpec, prefix: str, fig: go.Figure, title: str) -> dict[str
     }
 
 
-def backend_figures(rows: Rows, *, prefix: str = "chart") -> list[dict[str, Any]]:
-    """One figure per chart for one backend (the page names the backend)."""
+def backend_figures(
+    rows: Rows, *, prefix: str = "chart", partial_hour: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """One figure per chart for one backend (the page names the backend).
+    ``partial_hour``: the hour in progress, shaded and labelled."""
     figures = []
     for spec in CHARTS:
         fig = go.Figure()
@@ -178,11 +209,13 @@ def backend_figures(rows: Rows, *, prefix: str = "chart") -> list[dict[str, Any]
                     field,
                     label,
                     position,
+                    spec.factor,
                     hovertemplate=f"%{{y:.4g}} {spec.unit}<extra>{label}</extra>",
                 )
             )
         if not _spec_has_data(rows, spec):
             _no_data_note(fig)
+        _mark_partial_hour(fig, rows, partial_hour)
         _layout(fig, spec, title=spec.title)
         figures.append(_entry(spec, prefix, fig, spec.title))
     return figures
@@ -195,15 +228,18 @@ def comparison_figures(
     candidate_name: str,
     baseline_name: str,
     prefix: str = "compare",
+    partial_hour: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per chart, candidate and baseline side by side on the same axes (shared
-    y range, same x window), so a glance compares them honestly."""
+    """Per chart, candidate and baseline side by side over the same x
+    window, each on its own labelled y axis: a wafer drawing 15 kW would
+    flatten a GPU's 440 W on a shared one. Bounded units (utilization in %)
+    keep their fixed range on both sides, so those still compare at a glance."""
     figures = []
     for spec in CHARTS:
         fig = make_subplots(
             rows=1,
             cols=2,
-            shared_yaxes=True,
+            shared_yaxes=False,
             shared_xaxes=True,
             subplot_titles=(candidate_name, baseline_name),
             horizontal_spacing=0.04,
@@ -220,6 +256,7 @@ def comparison_figures(
                         field,
                         label,
                         position,
+                        spec.factor,
                         legendgroup=label,
                         showlegend=column == 1,
                         hovertemplate=f"{name}: %{{y:.4g}} {spec.unit}<extra>{label}</extra>",
@@ -229,8 +266,11 @@ def comparison_figures(
                 )
             if not _spec_has_data(rows, spec):
                 _no_data_note(fig, "x" if column == 1 else f"x{column}")
+            _mark_partial_hour(fig, rows, partial_hour, row=1, col=column)
         _layout(fig, spec, title=spec.title)
-        fig.update_layout(height=340)
+        fig.update_yaxes(title_text=f"candidate ({spec.unit})", row=1, col=1)
+        fig.update_yaxes(title_text=f"baseline ({spec.unit})", row=1, col=2)
+        fig.update_layout(height=340, margin={"l": 60, "r": 20, "t": 50, "b": 40})
         figures.append(_entry(spec, prefix, fig, spec.title))
     return figures
 
@@ -246,29 +286,40 @@ class SummaryRow:
     unit: str
     digits: int
     factor: float = 1.0
+    # Which way is better for the candidate: "lower", "higher" or "" (neither:
+    # volumes such as requests depend on the traffic sent, not the hardware).
+    better: str = ""
 
 
 SUMMARY_ROWS: tuple[SummaryRow, ...] = (
     SummaryRow("requests", "Requests", "", 0),
     SummaryRow("tokens_generated", "Tokens generated", "", 0),
-    SummaryRow("tokens_per_second", "Tokens per second", "tokens/s", 1),
-    SummaryRow("e2e_p50", "Latency p50", "s", 3),
-    SummaryRow("e2e_p95", "Latency p95", "s", 3),
-    SummaryRow("e2e_p99", "Latency p99", "s", 3),
-    SummaryRow("e2e_p999", "Latency p99.9", "s", 3),
-    SummaryRow("ttft_p50", "Time to first token p50", "s", 3),
-    SummaryRow("ttft_p95", "Time to first token p95", "s", 3),
-    SummaryRow("ttft_p99", "Time to first token p99", "s", 3),
-    SummaryRow("ttft_p999", "Time to first token p99.9", "s", 3),
-    SummaryRow("error_rate", "Error rate", "%", 3, factor=100.0),
+    SummaryRow("tokens_per_second", "Tokens per second", "tokens/s", 1, better="higher"),
+    SummaryRow("e2e_p50", "Latency p50", "s", 3, better="lower"),
+    SummaryRow("e2e_p95", "Latency p95", "s", 3, better="lower"),
+    SummaryRow("e2e_p99", "Latency p99", "s", 3, better="lower"),
+    SummaryRow("e2e_p999", "Latency p99.9", "s", 3, better="lower"),
+    SummaryRow("ttft_p50", "Time to first token p50", "s", 3, better="lower"),
+    SummaryRow("ttft_p95", "Time to first token p95", "s", 3, better="lower"),
+    SummaryRow("ttft_p99", "Time to first token p99", "s", 3, better="lower"),
+    SummaryRow("ttft_p999", "Time to first token p99.9", "s", 3, better="lower"),
+    SummaryRow("error_rate", "Error rate", "%", 3, factor=100.0, better="lower"),
     SummaryRow("utilization_mean", "Utilization mean", "%", 1),
     SummaryRow("utilization_max", "Utilization max", "%", 1),
     SummaryRow("power_mean", "Power mean per device", "W", 0),
-    SummaryRow("energy_joules", "Energy", "J", 0),
-    SummaryRow("joules_per_token", "Energy per token", "J", 3),
-    SummaryRow("temperature_max", "Temperature max", "°C", 1),
-    SummaryRow("throttle_seconds", "Throttle time", "s", 0),
+    SummaryRow("energy_joules", "Energy", "kWh", 3, factor=1 / 3_600_000),
+    SummaryRow("joules_per_token", "Energy per token", "J", 3, better="lower"),
+    SummaryRow("temperature_max", "Temperature max", "°C", 1, better="lower"),
+    SummaryRow("throttle_seconds", "Throttle time", "s", 0, better="lower"),
 )
+
+
+def _verdict(row: SummaryRow, ratio: float) -> str:
+    """ "better", "worse" or "same" for the candidate, by the row's direction."""
+    if not row.better or math.isclose(ratio, 1.0, rel_tol=0.005):
+        return "same" if row.better else ""
+    lower_is_better = row.better == "lower"
+    return "better" if (ratio < 1.0) == lower_is_better else "worse"
 
 
 def _number(value: float | None, digits: int) -> str | None:
@@ -285,8 +336,10 @@ def summary_rows(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> l
         cand = _clean(candidate.get(row.field))
         base = _clean(baseline.get(row.field))
         ratio = None
+        verdict = ""
         if cand is not None and base is not None and base != 0.0:
             ratio = f"{cand / base:.2f}"
+            verdict = _verdict(row, cand / base)
         cand = None if cand is None else cand * row.factor
         base = None if base is None else base * row.factor
         out.append(
@@ -297,6 +350,8 @@ def summary_rows(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> l
                 "candidate": _number(cand, row.digits),
                 "baseline": _number(base, row.digits),
                 "ratio": ratio,
+                "verdict": verdict,
+                "better": row.better,
             }
         )
     return out

@@ -7,14 +7,33 @@ import re
 from typing import BinaryIO
 
 from metrics.parsers import ParseFailure
-from metrics.parsers.csv_long import HEADER
+from metrics.parsers.csv_long import HEADER, looks_like_header
 
-__all__ = ["check_text", "detect_format"]
+__all__ = ["FOCUS_BILL_MESSAGE", "check_text", "detect_format", "is_csv_header", "refuse_bill"]
 
 SNIFF_BYTES = 64 * 1024
 _CLASSIC_COUNTER = re.compile(r"^# TYPE \S+_total counter\s*$", re.MULTILINE)
 _JSON_START = re.compile(r'^(\{\s*"|\[)')
 _CSV_FIRST_FIELD = re.compile(r"^\s*(\d{4}-\d\d-\d\d[T ][^,]*|\d+(\.\d+)?|)\s*,")
+# Columns every FOCUS (FinOps) bill has; two of them are enough to tell.
+FOCUS_COLUMNS = frozenset(
+    {
+        "billedcost",
+        "effectivecost",
+        "listcost",
+        "chargeperiodstart",
+        "chargeperiodend",
+        "billingperiodstart",
+        "billingaccountid",
+        "billingcurrency",
+        "chargecategory",
+        "servicename",
+    }
+)
+FOCUS_BILL_MESSAGE = (
+    "This is a FOCUS bill (columns such as BilledCost and ChargePeriodStart), not a "
+    "metrics file: upload it as a bill (Costs → Bills)."
+)
 
 
 def check_text(f: BinaryIO) -> None:
@@ -36,6 +55,34 @@ def check_text(f: BinaryIO) -> None:
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
     if controls > len(head) // 100 + 1:
         raise ParseFailure("binary data (control characters), not a metrics file")
+
+
+def _first_line(f: BinaryIO) -> str:
+    head = f.read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    f.seek(0)
+    return head.lstrip("\ufeff \t\r\n").split("\n", 1)[0].strip()
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip().strip('"').strip() for c in line.split(",")]
+
+
+def is_csv_header(line: str) -> bool:
+    """A comma-separated row of names (at least three): a CSV header."""
+    if line.startswith("#") or line.count(",") < 2:
+        return False
+    return looks_like_header(line.split(","))
+
+
+def refuse_bill(f: BinaryIO) -> None:
+    """A FOCUS bill is refused whatever format was chosen: read as metrics
+    it would be a thousand rejected lines."""
+    line = _first_line(f)
+    if (
+        line.count(",") >= 2
+        and len(FOCUS_COLUMNS.intersection(c.lower() for c in _cells(line))) >= 2
+    ):
+        raise ParseFailure(FOCUS_BILL_MESSAGE)
 
 
 def _tail(f: BinaryIO, size: int = 256) -> bytes:
@@ -62,7 +109,7 @@ def detect_format(f: BinaryIO) -> str:
         not first_line.startswith("#")
         and _CSV_FIRST_FIELD.match(first_line)
         and first_line.count(",") >= 2
-    ):
+    ) or is_csv_header(first_line):
         return "csv"
     # Prometheus' own test data ends classic text with "# EOF" too; a
     # counter family named *_total is classic (OpenMetrics names the family

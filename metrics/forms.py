@@ -13,17 +13,17 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from metrics.models import ImportJob
+from metrics.selectors import import_backends_for, import_pilots_for
 from pilots.models import Backend, Pilot
 
 
 def validate_import_upload(upload: Any) -> None:
     """The upload page's and the API's check of a metrics file: not empty,
-    not over ``IMPORT_MAX_UPLOAD_BYTES`` (the message says both sizes)."""
-    limit = int(settings.IMPORT_MAX_UPLOAD_BYTES)
+    not over ``IMPORT_MAX_BYTES`` (the message says both sizes)."""
+    limit = int(settings.IMPORT_MAX_BYTES)
     if upload.size > limit:
         raise ValidationError(
-            f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes "
-            "(IMPORT_MAX_UPLOAD_BYTES).",
+            f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes (IMPORT_MAX_BYTES).",
             code="too_large",
         )
     if upload.size == 0:
@@ -57,10 +57,22 @@ class ImportUploadForm(forms.Form):
         help_text="Leave on 'Detect from content' unless detection picks the wrong one.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        limit = filesizeformat(int(settings.IMPORT_MAX_UPLOAD_BYTES))
+        limit = filesizeformat(int(settings.IMPORT_MAX_BYTES))
         self.fields["file"].help_text += f" At most {limit}."
+        if user is not None:
+            # Only where this user may import (the service checks again).
+            backend_field = self.fields["backend"]
+            pilot_field = self.fields["pilot"]
+            assert isinstance(backend_field, forms.ModelChoiceField)
+            assert isinstance(pilot_field, forms.ModelChoiceField)
+            backend_field.queryset = import_backends_for(user).order_by("name")
+            pilot_field.queryset = (
+                import_pilots_for(user)
+                .select_related("candidate_backend", "baseline_backend")
+                .order_by("name")
+            )
 
     def clean_format(self) -> str:
         """An empty choice means detect from content."""

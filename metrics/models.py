@@ -268,6 +268,12 @@ class ImportJob(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed every few seconds by the worker running the job (through a
+    # second connection, outside the job's transaction): a running job
+    # whose heartbeat is stale has lost its worker and may be claimed again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The broker was unreachable when the job was created: the sweep sends it.
+    enqueue_pending = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
     samples_read = models.BigIntegerField(default=0)
     samples_stored = models.BigIntegerField(default=0)
@@ -276,9 +282,16 @@ class ImportJob(models.Model):
     unmapped_count = models.BigIntegerField(default=0)
     # [{"line": n, "reason": "..."}], the first MAX_REJECTS; ``rejected`` is the total.
     rejects = models.JSONField(default=list, blank=True)
+    # [{"reason", "count", "lines": [first line numbers]}] over every reject,
+    # largest first (metrics.pipeline.RejectGroups).
+    reject_groups = models.JSONField(default=list, blank=True)
     # {source metric name: samples skipped}
     unmapped = models.JSONField(default=dict, blank=True)
+    # Shown to users: our own words only (never exception text, SQL or paths).
     error = models.TextField(blank=True)
+    # Something to know about a job that did not fail (a single scrape, a
+    # broker that was down at upload).
+    note = models.TextField(blank=True)
     bytes_done = models.BigIntegerField(default=0)
     bytes_total = models.BigIntegerField(default=0)
     window_start = models.DateTimeField(null=True, blank=True)

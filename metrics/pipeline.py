@@ -25,7 +25,14 @@ from metrics.models import MetricDefinition, MetricMapping, Series
 from metrics.parsers import ParsedBatch, ParsedSample, Reject
 from metrics.storage import SampleWriter, SeriesKey
 
-__all__ = ["FUTURE_TOLERANCE_SECONDS", "Ingestor", "Mapper", "Resolved", "gc_frozen"]
+__all__ = [
+    "FUTURE_TOLERANCE_SECONDS",
+    "Ingestor",
+    "Mapper",
+    "RejectGroups",
+    "Resolved",
+    "gc_frozen",
+]
 
 FUTURE_TOLERANCE_SECONDS = 3600
 MAX_LABEL_VALUE_CHARS = 1024
@@ -154,6 +161,7 @@ class Ingestor:
     unmapped_count: int = 0
     rejects: list[dict[str, object]] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
+    groups: RejectGroups = field(default_factory=lambda: RejectGroups())
     # (source name, raw label items) -> what every sample of it becomes:
     # (resolved mapping, key index) or (None, unmapped name) or
     # (resolved, refusal reason); so a repeated series costs one lookup.
@@ -163,12 +171,20 @@ class Ingestor:
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
+        # A reason may quote the line; control characters (a NUL) cannot go
+        # into a JSON column, and nobody can read them anyway.
+        if _CONTROL.search(reason):
+            reason = _CONTROL.sub("\ufffd", reason)
         if len(self.rejects) < self.max_rejects:
             self.rejects.append({"line": line, "reason": reason})
+        self.groups.add(line, reason)
 
     def _entry(self, name: str, raw_labels: dict[str, str]) -> tuple[Resolved | None, int | str]:
         if "__name__" in raw_labels:
             name = raw_labels["__name__"] or name
+        if _CONTROL.search(name):
+            # Never an "unmapped" name: it would be stored as a JSON key.
+            return _REFUSED, "metric name contains control characters"
         resolved = self.mapper.resolve(name)
         if resolved is None:
             return None, name
@@ -200,7 +216,12 @@ class Ingestor:
             return
         ts = np.asarray(batch.ts, dtype=np.float64)
         values = np.asarray(batch.values, dtype=np.float64)
-        bad = ~np.isfinite(values) | (ts > self.now_ts + FUTURE_TOLERANCE_SECONDS) | (ts < 0)
+        bad = (
+            ~np.isfinite(values)
+            | ~np.isfinite(ts)
+            | (ts > self.now_ts + FUTURE_TOLERANCE_SECONDS)
+            | (ts < 0)
+        )
         if catalog.DCGM_SENTINELS:
             bad |= np.isin(values, list(catalog.DCGM_SENTINELS))
         if resolved.counter_like:
@@ -276,6 +297,11 @@ class Ingestor:
                 value = _transform(resolved, value)
             if ts is None:
                 ts = scrape_ts
+            elif ts != ts or ts == inf or ts == -inf:
+                # NaN compares false with everything: it would pass the
+                # range checks below and be stored as year 294247.
+                reject(line, f"timestamp {ts} is not a finite number")
+                continue
             elif ts > max_ts:
                 reject(line, f"timestamp {_when(ts)} is more than 1 h in the future")
                 continue
@@ -294,6 +320,49 @@ class Ingestor:
                 pending_ts = writer.pending_ts
                 pending_values = writer.pending_values
         self.read += read
+
+
+# What a sample whose series is refused outright resolves to: it is never
+# stored, so its fields do not matter; the reason travels in the entry.
+_REFUSED = Resolved(0, "", Series.Component.VALUE, 1.0, MetricMapping.Transform.NONE, False)
+
+MAX_REJECT_GROUPS = 50
+EXAMPLE_LINES = 5
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|[-+]?\d[\d.:eE+-]*")
+
+
+class RejectGroups:
+    """Rejects grouped by reason, over the whole file: count and the first
+    line numbers of each. Reasons that differ only in a quoted text or a
+    number (a timestamp, a value) are one group, shown by its first reason;
+    past ``MAX_REJECT_GROUPS`` groups the rest go under "other reasons"."""
+
+    OTHER = "other reasons"
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, object]] = {}
+
+    def add(self, line: int, reason: str) -> None:
+        key = _VARIABLE.sub("#", reason)
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= MAX_REJECT_GROUPS:
+                key, reason = self.OTHER, self.OTHER
+                group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = {"reason": reason, "count": 0, "lines": []}
+        group["count"] = int(group["count"]) + 1  # type: ignore[call-overload]
+        lines = group["lines"]
+        assert isinstance(lines, list)
+        if len(lines) < EXAMPLE_LINES:
+            lines.append(line)
+
+    def as_list(self) -> list[dict[str, object]]:
+        """Largest group first."""
+        return sorted(
+            self.groups.values(),
+            key=lambda g: (-int(g["count"]), str(g["reason"])),  # type: ignore[call-overload]
+        )
 
 
 def _when(ts: float) -> str:

@@ -12,6 +12,15 @@ ends after the hour of, for each series, the first sample after the latest
 touched one, because that sample's step changed when an earlier one was
 inserted.
 
+Concurrent imports into the same backend serialize their refresh on a
+transaction-level advisory lock per backend (``pg_advisory_xact_lock``),
+held until the importing transaction commits. An upsert (``ON CONFLICT DO
+UPDATE``) would not do: under READ COMMITTED each import's statement sees
+only the samples committed before it started, so two imports of the same
+hour would each write a rollup missing the other's samples and the last to
+commit would win. With the lock, the second refresh starts after the first
+import committed and reads both files' samples.
+
 PostgreSQL computes it in one SQL statement (``LAG`` window function,
 ``date_trunc``); SQLite, the embedded default with small data, uses a
 portable Python pass over the same rows.
@@ -31,17 +40,35 @@ __all__ = ["refresh_rollups"]
 
 HOUR = dt.timedelta(hours=1)
 ROLLUP_WORK_MEM = "128MB"
+# First key of the two-key advisory lock ("rlup"); the second is the backend id.
+ROLLUP_LOCK_NAMESPACE = 0x726C7570
 
 
 def floor_hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def refresh_rollups(series_ids: Collection[int], start: dt.datetime, end: dt.datetime) -> int:
-    """Recompute rollups of ``series_ids`` for the hours touching
-    [start, end]; returns the number of rollup rows written."""
+def refresh_rollups(
+    series_ids: Collection[int],
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    backend_id: int | None = None,
+) -> int:
+    """Recompute rollups of ``series_ids`` (all of ``backend_id``) for the
+    hours touching [start, end]; returns the number of rollup rows written.
+    On PostgreSQL, takes the backend's rollup lock first (held until the
+    caller's transaction ends; see the module docstring)."""
     if not series_ids:
         return 0
+    if connection.vendor == "postgresql":
+        if not connection.in_atomic_block:
+            raise RuntimeError("refresh_rollups must run inside the import's transaction")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [ROLLUP_LOCK_NAMESPACE, backend_id if backend_id is not None else 0],
+            )
     ids = sorted(series_ids)
     range_start = floor_hour(start)
     following = _first_sample_after(ids, end)

@@ -21,15 +21,25 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from metrics import catalog
 from metrics.models import HourlyRollup, ImportJob, Series
 from metrics.quantile import histogram_quantile
-from pilots.models import Backend, Pilot
+from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
+from portal.roles import Role, has_role
 
 __all__ = [
     "QUANTILES",
     "MetricsSummary",
+    "backends_with_pilot_series",
+    "import_backends_for",
     "import_job_progress",
+    "import_pilots_for",
     "metrics_summary",
     "metrics_timeseries",
+    "summary_note",
 ]
+
+SINGLE_SCRAPE_SUMMARY_NOTE = (
+    "Every series has a single sample in this window (one scrape): counters need two "
+    "scrapes or more to give requests, tokens and rates."
+)
 
 HOUR = dt.timedelta(hours=1)
 # (field suffix, q): p50, p95, p99, p99.9
@@ -400,3 +410,42 @@ def failed_imports(*, since: dt.datetime, user: Any = None, limit: int = 8) -> F
     )
     total = int(getattr(rows[0], "failed_total", 0)) if rows else 0
     return FailedImports(jobs=rows, total=total)
+
+def import_pilots_for(user: Any) -> QuerySet[Pilot]:
+    """The open pilots ``user`` may tag an import with: every one for program
+    managers and admins; for anyone else those where they hold a RACI
+    letter (any activity)."""
+    pilots = Pilot.objects.exclude(status__in=CLOSED_PILOT_STATUSES)
+    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+        return pilots
+    return pilots.filter(raci_activities__assignments__user=user).distinct()
+
+
+def import_backends_for(user: Any) -> QuerySet[Backend]:
+    """The active backends ``user`` may import into: all for program
+    managers and admins; for anyone else the candidate and baseline
+    backends of their pilots (``import_pilots_for``)."""
+    backends = Backend.objects.filter(is_active=True)
+    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+        return backends
+    mine = import_pilots_for(user)
+    return backends.filter(
+        Q(pk__in=mine.values("candidate_backend")) | Q(pk__in=mine.values("baseline_backend"))
+    )
+
+
+def summary_note(summary: MetricsSummary) -> str:
+    """What a reader of ``summary`` should know that its figures do not say."""
+    if summary.sample_count and summary.sample_count == summary.series_count:
+        return SINGLE_SCRAPE_SUMMARY_NOTE
+    return ""
+
+
+def backends_with_pilot_series(*, pilot: Pilot) -> set[int]:
+    """Ids of the backends holding series imported for ``pilot`` (one query)."""
+    return set(
+        Series.objects.filter(pilot=pilot)
+        .order_by()
+        .values_list("backend_id", flat=True)
+        .distinct()
+    )

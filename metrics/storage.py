@@ -40,7 +40,7 @@ from psycopg.errors import UniqueViolation
 
 from metrics.models import Sample, Series
 
-__all__ = ["BATCH_SIZE", "SampleWriter", "SeriesKey", "series_key_hash"]
+__all__ = ["BATCH_SIZE", "SampleWriter", "SeriesKey", "TooManySeries", "series_key_hash"]
 
 BATCH_SIZE = 50_000
 # Batches waiting for the COPY thread: bounds memory (~2 MB each) while
@@ -68,6 +68,15 @@ _COPY_ROW = np.dtype(
     ]
 )
 _PG_EPOCH_US = 946_684_800_000_000
+
+
+class TooManySeries(Exception):
+    """The file would create more new series than the writer may."""
+
+    def __init__(self, new_series: int, limit: int) -> None:
+        self.new_series = new_series
+        self.limit = limit
+        super().__init__(f"{new_series} new series, limit {limit}")
 
 
 def _binary_copy(ids: np.ndarray, pg_micros: np.ndarray, values: np.ndarray) -> bytes:
@@ -127,8 +136,20 @@ class SampleWriter:
         pilot_id: int | None,
         batch_size: int | None = None,
         on_batch: Callable[[], None] | None = None,
+        max_new_series: int | None = None,
+        pilot_labels: dict[str, int] | None = None,
     ) -> None:
         self.backend_id = backend_id
+        # A ``pilot`` label whose value is a key here (a pilot's id or name)
+        # tags the series with that pilot instead of keeping the label.
+        self.pilot_labels = pilot_labels or {}
+        # Cardinality guard: once the file would create more new series than
+        # this, nothing more is written; the rest of the file is only read,
+        # to say how many it would have created (``finish`` raises).
+        self.max_new_series = max_new_series
+        self.new_series = 0
+        self.series_limit_hit = False
+        self._limit_checked = 0
         self.pilot_id = pilot_id
         self.batch_size = batch_size or BATCH_SIZE
         self.on_batch = on_batch
@@ -174,11 +195,16 @@ class SampleWriter:
         key_list, self.pending_keys = self.pending_keys, []
         ts_list, self.pending_ts = self.pending_ts, []
         value_list, self.pending_values = self.pending_values, []
+        if self.series_limit_hit:
+            return  # refused: the job rolls back; only the keys still count
         if len(self._index_ids) < len(self.keys):
             self._drain()  # the connection is the main thread's again
-            self._resolve(
+            if not self._resolve(
                 {k for k in self.keys[len(self._index_ids) :] if k not in self.series_ids}
-            )
+            ):
+                self.series_limit_hit = True
+                self._limit_checked = len(self.keys)
+                return
             self._index_ids.extend(self.series_ids[k] for k in self.keys[len(self._index_ids) :])
         ids = np.asarray(self._index_ids, dtype=np.int64)[np.asarray(key_list, dtype=np.intp)]
         ts = np.asarray(ts_list, dtype=np.float64)
@@ -209,6 +235,11 @@ class SampleWriter:
     def finish(self) -> int:
         self.flush()
         self._drain()
+        if self.series_limit_hit:
+            rest = {k for k in self.keys[self._limit_checked :] if k not in self.series_ids}
+            hashes = list({series_key_hash(self.backend_id, *self._identity(key)) for key in rest})
+            self.new_series += len(hashes) - len(self._lookup(hashes))
+            raise TooManySeries(self.new_series, self.max_new_series or 0)
         if self._copier is not None:
             self._copier.close()
         return self.stored
@@ -229,35 +260,55 @@ class SampleWriter:
 
     # -- series ---------------------------------------------------------
 
-    def _resolve(self, keys: set[SeriesKey]) -> None:
+    def _resolve(self, keys: set[SeriesKey]) -> bool:
+        """Series ids for ``keys``, creating the missing ones; False (and
+        nothing created) when that would pass ``max_new_series``."""
         if not keys:
-            return
-        by_hash = {series_key_hash(self.backend_id, self.pilot_id, key): key for key in keys}
+            return True
+        identities = {key: self._identity(key) for key in keys}
+        # Two keys may be one series (a pilot label by id and by name).
+        by_hash: dict[str, list[SeriesKey]] = {}
+        for key, identity in identities.items():
+            by_hash.setdefault(series_key_hash(self.backend_id, *identity), []).append(key)
         hashes = list(by_hash)
         found = self._lookup(hashes)
         missing = [h for h in hashes if h not in found]
+        self.new_series += len(missing)
+        if self.max_new_series is not None and self.new_series > self.max_new_series:
+            return False
         if missing:
             # Internal rows built from validated input; a concurrent job that
             # creates the same series first makes ours a no-op (the hash is unique).
-            Series.objects.bulk_create(
-                [
+            rows = []
+            for h in missing:
+                pilot_id, (metric_id, component, le, labels) = identities[by_hash[h][0]]
+                rows.append(
                     Series(
                         backend_id=self.backend_id,
-                        pilot_id=self.pilot_id,
-                        metric_id=by_hash[h][0],
-                        component=by_hash[h][1],
-                        le=by_hash[h][2],
-                        labels=dict(by_hash[h][3]),
+                        pilot_id=pilot_id,
+                        metric_id=metric_id,
+                        component=component,
+                        le=le,
+                        labels=dict(labels),
                         key_hash=h,
                     )
-                    for h in missing
-                ],
-                ignore_conflicts=True,
-                batch_size=_LOOKUP_CHUNK,
-            )
+                )
+            Series.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_LOOKUP_CHUNK)
             found.update(self._lookup(missing))
         for h, series_id in found.items():
-            self.series_ids[by_hash[h]] = series_id
+            for key in by_hash[h]:
+                self.series_ids[key] = series_id
+        return True
+
+    def _identity(self, key: SeriesKey) -> tuple[int | None, SeriesKey]:
+        """(pilot id, key) the series is stored under: a ``pilot`` label
+        naming a pilot the import may tag becomes the series' pilot."""
+        if self.pilot_labels:
+            for name, value in key[3]:
+                if name == "pilot" and value in self.pilot_labels:
+                    labels = tuple(item for item in key[3] if item[0] != "pilot")
+                    return self.pilot_labels[value], (key[0], key[1], key[2], labels)
+        return self.pilot_id, key
 
     @staticmethod
     def _lookup(hashes: list[str]) -> dict[str, int]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from metrics import charts, selectors, services
@@ -26,6 +28,7 @@ from portal.forms import apply_service_error
 from portal.roles import METRICS_IMPORT, may, role_required
 
 IMPORT_LIST_LIMIT = 50
+REJECTS_SHOWN = 20
 
 
 # --------------------------------------------------------------------------
@@ -65,7 +68,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_create(request: HttpRequest) -> HttpResponse:
     """The upload form; a valid upload becomes a queued job, then its page."""
     if request.method == "POST":
-        form = ImportUploadForm(request.POST, request.FILES)
+        form = ImportUploadForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             try:
                 job = services.import_job_create(
@@ -79,9 +82,11 @@ def import_create(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 apply_service_error(form, exc)
             else:
+                if job.note:
+                    messages.warning(request, job.note)
                 return HttpResponseRedirect(reverse("import-detail", args=[job.pk]))
     else:
-        form = ImportUploadForm(initial={"backend": request.GET.get("backend")})
+        form = ImportUploadForm(initial={"backend": request.GET.get("backend")}, user=request.user)
     return render(request, "metrics/import_form.html", {"nav": "imports", "form": form})
 
 
@@ -101,7 +106,9 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         "finished": finished,
         "percent": percent,
         "unmapped": unmapped,
-        "rejects_shown": len(job.rejects),
+        # Jobs from before reject groups: a few lines, never a page of thousands.
+        "rejects": job.rejects[:REJECTS_SHOWN],
+        "rejects_shown": min(len(job.rejects), REJECTS_SHOWN),
     }
 
 
@@ -177,8 +184,10 @@ def backend_metrics_panel(request: HttpRequest, slug: str) -> HttpResponse:
     context["backend"] = backend
     if window is not None:
         series = selectors.metrics_timeseries(backend=backend, start=window[0], end=window[1])
-        context["figures"] = charts.backend_figures(series)
+        partial = _partial_hour(window)
+        context["figures"] = charts.backend_figures(series, partial_hour=partial)
         context["has_data"] = charts.has_data(series)
+        context["partial_hour"] = partial
     return render(request, "metrics/_backend_panel.html", context)
 
 
@@ -200,17 +209,45 @@ def pilot_metrics_panel(request: HttpRequest, pk: int) -> HttpResponse:
     context["pilot"] = pilot
     if window is not None:
         start, end = window
-        candidate_series = selectors.metrics_timeseries(backend=candidate, start=start, end=end)
-        baseline_series = selectors.metrics_timeseries(backend=baseline, start=start, end=end)
+        # The pilot's own series where any were imported for it; otherwise
+        # the backend's whole traffic, and the panel says so.
+        own = selectors.backends_with_pilot_series(pilot=pilot)
+        cand_pilot = pilot if candidate.pk in own else None
+        base_pilot = pilot if baseline.pk in own else None
+        context["sides"] = [
+            {"backend": candidate, "role": "candidate", "pilot_only": cand_pilot is not None},
+            {"backend": baseline, "role": "baseline", "pilot_only": base_pilot is not None},
+        ]
+        partial = _partial_hour(window)
+        candidate_series = selectors.metrics_timeseries(
+            backend=candidate, start=start, end=end, pilot=cand_pilot
+        )
+        baseline_series = selectors.metrics_timeseries(
+            backend=baseline, start=start, end=end, pilot=base_pilot
+        )
         context["figures"] = charts.comparison_figures(
             candidate_series,
             baseline_series,
             candidate_name=f"{candidate.name} (candidate)",
             baseline_name=f"{baseline.name} (baseline)",
+            partial_hour=partial,
         )
+        context["partial_hour"] = partial
         context["has_data"] = charts.has_data(candidate_series) or charts.has_data(baseline_series)
-        context["summary_rows"] = charts.summary_rows(
-            selectors.metrics_summary(backend=candidate, start=start, end=end),
-            selectors.metrics_summary(backend=baseline, start=start, end=end),
+        candidate_summary = selectors.metrics_summary(
+            backend=candidate, start=start, end=end, pilot=cand_pilot
         )
+        baseline_summary = selectors.metrics_summary(
+            backend=baseline, start=start, end=end, pilot=base_pilot
+        )
+        context["summary_rows"] = charts.summary_rows(candidate_summary, baseline_summary)
+        context["summary_note"] = selectors.summary_note(
+            candidate_summary
+        ) or selectors.summary_note(baseline_summary)
     return render(request, "metrics/_pilot_panel.html", context)
+
+
+def _partial_hour(window: tuple[dt.datetime, dt.datetime]) -> dt.datetime | None:
+    """The hour in progress, when the window shows it."""
+    hour = timezone.now().astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return hour if window[0] <= hour < window[1] else None

@@ -182,6 +182,26 @@ _USABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 METRICS_PARSER_PROCESSES = env_int(
     "METRICS_PARSER_PROCESSES", 2 if (_USABLE_CPUS or 1) >= 2 else 0, minimum=0
 )
+# The largest metrics file (and request body) accepted; IMPORT_MAX_UPLOAD_BYTES
+# is its older name, still read. Requests announcing more are refused before
+# any byte is read (portal/request_guards.py); put the same figure in the
+# proxy (nginx client_max_body_size).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", IMPORT_MAX_UPLOAD_BYTES, minimum=1)
+IMPORT_MAX_UPLOAD_BYTES = IMPORT_MAX_BYTES
+# Anonymous requests may carry at most this much body (a login form).
+ANONYMOUS_MAX_BODY_BYTES = env_int("ANONYMOUS_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "portal.request_guards.MaxBytesUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# An import refuses a file that would create more new series than this
+# (a label that changes with every sample makes millions).
+METRICS_MAX_NEW_SERIES_PER_IMPORT = env_int("METRICS_MAX_NEW_SERIES_PER_IMPORT", 10_000, minimum=1)
+# A running import beats this often; a job whose beat is older than
+# METRICS_IMPORT_STALE_SECONDS has lost its worker and is claimed again.
+METRICS_IMPORT_HEARTBEAT_SECONDS = env_int("METRICS_IMPORT_HEARTBEAT_SECONDS", 10, minimum=1)
+METRICS_IMPORT_STALE_SECONDS = env_int("METRICS_IMPORT_STALE_SECONDS", 60, minimum=2)
 
 # Security. Production runs behind a TLS-terminating proxy.
 SESSION_COOKIE_HTTPONLY = True
@@ -275,7 +295,9 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-import-jobs": {
         # A job whose task message was lost (broker restart) is queued again.
         "task": "metrics.requeue_stale_import_jobs",
-        "schedule": 300.0,
+        # Also jobs created while the broker was down, and running jobs
+        # whose heartbeat went stale (METRICS_IMPORT_STALE_SECONDS).
+        "schedule": 120.0,
     },
     "requeue-stale-bill-imports": {
         # The same for FOCUS bill imports (costs).
@@ -302,3 +324,16 @@ if not re.fullmatch(r"[A-Z]{3}", PILOTGATE_CURRENCY):
         f"Environment variable PILOTGATE_CURRENCY={PILOTGATE_CURRENCY!r} is not an ISO 4217 "
         "code (three letters, e.g. USD)."
     )
+
+# Request guards (portal/request_guards.py). The slash guard goes before
+# CommonMiddleware, whose APPEND_SLASH would redirect a POST (or raise in
+# DEBUG); the body limit after AuthenticationMiddleware, which it asks who
+# the client is, and before any view or CSRF check reads the body.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+    "portal.request_guards.ApiSlashMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "portal.request_guards.RequestBodyLimitMiddleware",
+)

@@ -3,8 +3,10 @@ service does the work."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from metrics.forms import validate_import_upload
@@ -19,6 +21,14 @@ __all__ = [
 ]
 
 
+class RejectGroupSerializer(serializers.Serializer[Any]):
+    """Rejected lines of one reason: how many, and the first line numbers."""
+
+    reason = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    lines = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     """An import job as the API shows it (read-only)."""
 
@@ -29,6 +39,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         slug_field="username", read_only=True
     )
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    reject_groups = RejectGroupSerializer(many=True, read_only=True)
 
     class Meta:
         model = ImportJob
@@ -50,8 +61,10 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
             "rejected",
             "unmapped_count",
             "rejects",
+            "reject_groups",
             "unmapped",
             "error",
+            "note",
             "bytes_done",
             "bytes_total",
             "window_start",
@@ -65,11 +78,36 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         read_only_fields = fields
 
 
+def refuse_nul_and_unknown(serializer: serializers.Serializer[Any], data: Any) -> None:
+    """Bad input is a 400 naming the field: a NUL character (which no
+    database column can hold: PostgreSQL refuses the query) or a field the
+    endpoint does not know (``pilot_id`` for ``pilot`` would be ignored)."""
+    errors: dict[str, str] = {}
+    keys = list(data.keys()) if hasattr(data, "keys") else []
+    for key in keys:
+        if "\x00" in str(key):
+            errors["non_field_errors"] = "A field name contains a NUL character."
+            continue
+        values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            errors[str(key)] = "Contains a NUL character."
+        elif key not in serializer.fields:
+            errors[str(key)] = (
+                f"Unknown field; this endpoint takes {', '.join(sorted(serializer.fields))}."
+            )
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 class ImportJobCreateSerializer(serializers.Serializer[Any]):
     """The multipart body of ``POST /api/v1/imports/``; validates only."""
 
+    def to_internal_value(self, data: Any) -> Any:
+        refuse_nul_and_unknown(self, data)
+        return super().to_internal_value(data)
+
     file = serializers.FileField(
-        help_text="The metrics file (multipart upload), at most IMPORT_MAX_UPLOAD_BYTES.",
+        help_text="The metrics file (multipart upload), at most IMPORT_MAX_BYTES.",
         validators=[validate_import_upload],
     )
     backend = serializers.SlugRelatedField(
@@ -95,11 +133,23 @@ class ImportJobCreateSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class SummaryWindowSerializer(serializers.Serializer[Any]):
-    """The query string of the summary endpoint."""
+SUMMARY_DEFAULT_SPAN = dt.timedelta(hours=24)
 
-    start = serializers.DateTimeField(help_text="ISO-8601 start of the window (inclusive).")
-    end = serializers.DateTimeField(help_text="ISO-8601 end of the window (exclusive).")
+
+class SummaryWindowSerializer(serializers.Serializer[Any]):
+    """The query string of the summary endpoint. Without ``start`` and
+    ``end`` the window is the last 24 hours; with one of them, 24 hours
+    from or up to it."""
+
+    start = serializers.DateTimeField(
+        required=False,
+        help_text="ISO-8601 start of the window (inclusive). Default: 24 hours before the end.",
+    )
+    end = serializers.DateTimeField(
+        required=False,
+        help_text="ISO-8601 end of the window (exclusive). Default: now, or 24 hours after "
+        "the start when only the start is given.",
+    )
     pilot = serializers.PrimaryKeyRelatedField(
         queryset=Pilot.objects.all(), required=False, allow_null=True
     )
@@ -107,8 +157,16 @@ class SummaryWindowSerializer(serializers.Serializer[Any]):
     cost_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["end"] <= attrs["start"]:
+        start: dt.datetime | None = attrs.get("start")
+        end: dt.datetime | None = attrs.get("end")
+        if start is None:
+            end = end or timezone.now()
+            start = end - SUMMARY_DEFAULT_SPAN
+        elif end is None:
+            end = start + SUMMARY_DEFAULT_SPAN
+        if end <= start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
+        attrs["start"], attrs["end"] = start, end
         return attrs
 
 
@@ -116,16 +174,28 @@ def _number() -> serializers.FloatField:
     return serializers.FloatField(read_only=True, allow_null=True)
 
 
+class CountField(serializers.IntegerField):
+    """A count (requests, tokens, events) as a JSON integer. Counter
+    increases are summed as floats; the count is their nearest integer."""
+
+    def to_representation(self, value: Any) -> int:
+        return round(float(value))
+
+
+def _count() -> CountField:
+    return CountField(read_only=True, allow_null=True)
+
+
 class MetricsSummarySerializer(serializers.Serializer[Any]):
     """``selectors.MetricsSummary``; see its docstring for units."""
 
     start = serializers.DateTimeField(read_only=True)
     end = serializers.DateTimeField(read_only=True)
-    requests = _number()
-    errors = _number()  # type: ignore[assignment]  # a field, not Serializer.errors
+    requests = _count()
+    errors = _count()  # type: ignore[assignment]  # a field, not Serializer.errors
     error_rate = _number()
-    tokens_generated = _number()
-    prompt_tokens = _number()
+    tokens_generated = _count()
+    prompt_tokens = _count()
     tokens_per_second = _number()
     e2e_p50 = _number()
     e2e_p95 = _number()
@@ -142,10 +212,15 @@ class MetricsSummarySerializer(serializers.Serializer[Any]):
     joules_per_token = _number()
     temperature_max = _number()
     throttle_seconds = _number()
-    throttle_events = _number()
-    throttled_samples = _number()
-    xid_errors = _number()
+    throttle_events = _count()
+    throttled_samples = _count()
+    xid_errors = _count()
     sample_count = serializers.IntegerField(read_only=True)
     series_count = serializers.IntegerField(read_only=True)
     covered_start = serializers.DateTimeField(read_only=True, allow_null=True)
     covered_end = serializers.DateTimeField(read_only=True, allow_null=True)
+    note = serializers.CharField(
+        read_only=True,
+        allow_blank=True,
+        help_text="Why figures are missing although samples exist (e.g. a single scrape).",
+    )

@@ -106,7 +106,8 @@ class BackendSummaryView(APIView):
         description="Requests, tokens, tokens/s, latency and TTFT quantiles (p50/p95/p99/"
         "p99.9 from merged histogram buckets), error rate (fraction), utilization, power, "
         "energy and J/token, max temperature and throttling over [start, end). The "
-        "window is aligned to whole UTC hours. Optional: pilot (id), model, cost_center.",
+        "window is aligned to whole UTC hours; without start and end it is the last 24 "
+        "hours. Counts are integers. Optional: pilot (id), model, cost_center.",
         parameters=[SummaryWindowSerializer],
         responses={200: MetricsSummarySerializer},
     )
@@ -127,4 +128,5 @@ class BackendSummaryView(APIView):
             model=data.get("model") or None,
             cost_center=data.get("cost_center") or None,
         )
-        return Response(MetricsSummarySerializer(summary.as_dict()).data)
+        body = {**summary.as_dict(), "note": selectors.summary_note(summary)}
+        return Response(MetricsSummarySerializer(body).data)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator
 from itertools import chain
 from typing import BinaryIO, NamedTuple
@@ -35,6 +36,7 @@ from metrics.parsers import (
     MAX_LINE_BYTES,
     ParsedBatch,
     ParsedSample,
+    ParseFailure,
     Reject,
     skip_long_line,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "HEADER",
     "CsvChunk",
     "csv_chunks",
+    "looks_like_header",
     "parse_csv",
     "parse_csv_chunk",
     "parse_timestamp",
@@ -51,6 +54,14 @@ __all__ = [
 
 HEADER = ("timestamp", "metric", "value", "labels")
 CSV_CHUNK_LINES = 10_000
+# A header cell: a name, perhaps quoted, with spaces or dots; never a
+# number or a time.
+_HEADER_CELL = re.compile(r'^\s*"?[A-Za-z_][A-Za-z0-9_ .:/()-]*"?\s*$')
+
+
+def looks_like_header(cells: list[str]) -> bool:
+    """A first row of three or more names is a header, not a sample."""
+    return len(cells) >= 3 and all(_HEADER_CELL.match(cell) for cell in cells)
 
 
 def parse_timestamp(text: str) -> float | None:
@@ -66,6 +77,14 @@ def parse_timestamp(text: str) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        parse_timestamp(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -179,6 +198,12 @@ def parse_csv_chunk(chunk: CsvChunk) -> list[ParsedSample | ParsedBatch | Reject
             header_possible = False
             if [c.strip().lower() for c in row[:4]] == list(HEADER[: len(row[:4])]):
                 continue
+            if looks_like_header(row) and not _is_timestamp(row[0]):
+                raise ParseFailure(
+                    f"the CSV header is {','.join(c.strip() for c in row)[:200]!r}; a metrics "
+                    f"CSV has the columns {','.join(HEADER)} (labels optional)",
+                    lineno,
+                )
         if len(row) == 4:
             ts_text, name, value_text, label_text = row
         elif len(row) == 3:

@@ -142,3 +142,80 @@ def run_import(catalog: None, backend: Backend) -> Callable[..., ImportJob]:
 
 
 __all__ = ["DATA", "SCRAPE_TIME", "Decimal"]
+
+
+def give_raci_letter(user: Any, pilot: Pilot, letter: str = "R") -> None:
+    """``user`` holds ``letter`` on an activity of ``pilot`` (import scope)."""
+    from pilots.models import RaciActivity, RaciAssignment
+
+    activity = RaciActivity.objects.create(pilot=pilot, name=f"Activity for {user}", order=900)
+    RaciAssignment.objects.create(activity=activity, user=user, letter=letter)
+
+
+@pytest.fixture
+def team_member(pilot_team: Any, pilot: Pilot) -> Any:
+    """The pilot-team persona with a RACI letter on ``pilot`` (which runs on
+    ``backend`` and ``other_backend``): may import into both."""
+    give_raci_letter(pilot_team, pilot)
+    return pilot_team
+
+
+def spawn_worker(
+    queue: str, log_path: Path, *, extra_env: dict[str, str] | None = None, concurrency: int = 0
+) -> Any:
+    """Start a real ``celery worker`` on ``queue`` against the test database
+    (as ``tests.conftest.celery_worker_process`` does), with ``extra_env``;
+    ``concurrency`` > 0 runs a prefork pool of that many processes, else the
+    solo pool. The caller stops it (``stop_worker``)."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CELERY_RESULT_BACKEND": os.environ.get(
+            "CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"
+        ),
+        **(extra_env or {}),
+    }
+    pool = ["--pool=prefork", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
+    log = log_path.open("a")
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "portal",
+            "worker",
+            *pool,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+    )
+
+
+def stop_worker(proc: Any) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

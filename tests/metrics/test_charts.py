@@ -55,6 +55,7 @@ def test_backend_figures_have_the_quantile_and_resource_traces():
         "latency",
         "ttft",
         "tokens",
+        "errors",
         "utilization",
         "power",
         "temperature",
@@ -128,7 +129,7 @@ def test_has_data_is_false_for_an_empty_window():
     assert charts.has_data(_rows())
 
 
-def test_comparison_puts_candidate_and_baseline_side_by_side_on_shared_axes():
+def test_comparison_puts_candidate_and_baseline_side_by_side_on_independent_axes():
     candidate = _rows(e2e_p99=2.0)
     baseline = _rows(e2e_p99=1.0)
 
@@ -147,8 +148,10 @@ def test_comparison_puts_candidate_and_baseline_side_by_side_on_shared_axes():
     # One legend entry per quantile, toggling both sides together.
     assert [t.get("showlegend", True) for t in p99] == [True, False]
     assert p99[0]["legendgroup"] == p99[1]["legendgroup"]
-    # Shared y: the baseline's axis follows the candidate's.
-    assert latency["layout"]["yaxis2"]["matches"] == "y"
+    # Independent, labelled y axes: a 15 kW wafer does not flatten a 440 W GPU.
+    assert "matches" not in latency["layout"]["yaxis2"]
+    assert latency["layout"]["yaxis"]["title"]["text"] == "candidate (s)"
+    assert latency["layout"]["yaxis2"]["title"]["text"] == "baseline (s)"
     titles = [a["text"] for a in latency["layout"]["annotations"]]
     assert titles == ["Wafer (candidate)", "GPU (baseline)"]
 

@@ -183,7 +183,9 @@ def test_failure_mid_job_leaves_no_rows_and_says_why(
     content = csv_rows(*[(T0 + i, "power_watts", i, f"gpu={i}") for i in range(20)])
     job = run_import(content)
     assert job.status == ImportJob.Status.FAILED
-    assert "disk on fire" in job.error
+    # Users see a reference, never the exception (logged under it).
+    assert job.error.startswith("Internal error, reference E-")
+    assert "disk on fire" not in job.error
     assert job.finished_at is not None
     assert Sample.objects.count() == 0
     assert Series.objects.count() == 0  # created in the job's transaction, rolled back too
@@ -251,8 +253,9 @@ def test_task_takes_an_id_and_runs_the_service(
 
 
 def test_create_enqueues_after_commit_and_records_the_change(
-    catalog: None, backend: Backend, pilot_team: Any, django_capture_on_commit_callbacks: Any
+    catalog: None, backend: Backend, team_member: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
+    pilot_team = team_member
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         job = import_job_create(
             actor=pilot_team,
@@ -270,7 +273,7 @@ def test_create_enqueues_after_commit_and_records_the_change(
 def test_upload_larger_than_the_limit_is_refused(
     catalog: None, backend: Backend, settings: Any
 ) -> None:
-    settings.IMPORT_MAX_UPLOAD_BYTES = 10
+    settings.IMPORT_MAX_BYTES = 10
     with pytest.raises(ValidationError) as info:
         import_job_create(actor=None, backend=backend, file=io.BytesIO(b"x" * 11), enqueue=False)
     assert "file" in info.value.message_dict
@@ -362,7 +365,12 @@ def test_requeue_stale_jobs_enqueues_lost_ones(
     catalog: None, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enqueued: list[int] = []
-    monkeypatch.setattr(imports, "_enqueue", enqueued.append)
+
+    def sent(job_id: int) -> bool:
+        enqueued.append(job_id)
+        return True
+
+    monkeypatch.setattr(imports, "_enqueue", sent)
     job = import_job_create(
         actor=None, backend=backend, file=io.BytesIO(b"power_watts 1\n"), enqueue=False
     )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from metrics.models import ImportJob, Sample
 from tests.factories import BackendFactory, PilotFactory
+from tests.metrics.conftest import give_raci_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +160,8 @@ def test_progress_fragment_is_403_for_outsiders_and_anonymous(client, as_user, o
 
 
 def test_upload_form_renders_for_pilot_team(as_user, pilot_team):
-    _backend(name="TPU pod A", slug="tpu-a")
+    tpu = _backend(name="TPU pod A", slug="tpu-a")
+    give_raci_letter(pilot_team, PilotFactory.create(baseline_backend=tpu))
 
     page = as_user(pilot_team).get("/metrics/imports/new/?backend=tpu-a")
 
@@ -241,14 +243,14 @@ def test_upload_without_a_file_names_the_field(as_user, pm):
 
 
 def test_upload_over_the_size_limit_is_refused(as_user, pm, settings):
-    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+    settings.IMPORT_MAX_BYTES = 100
     _backend(slug="gpu-a")
     upload = SimpleUploadedFile("power.csv", CSV, content_type="text/csv")
 
     page = as_user(pm).post("/metrics/imports/new/", {"file": upload, "backend": "gpu-a"})
 
     assert page.status_code == 200
-    assert "the limit is 100 bytes (IMPORT_MAX_UPLOAD_BYTES)" in page.content.decode()
+    assert "the limit is 100 bytes (IMPORT_MAX_BYTES)" in page.content.decode()
     assert "At most 100\xa0bytes." in page.content.decode()
     assert not ImportJob.objects.exists()
 

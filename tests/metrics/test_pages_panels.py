@@ -87,6 +87,7 @@ def test_backend_panel_charts_the_last_seven_days_with_data(as_user, pm, backend
         "chart-latency",
         "chart-ttft",
         "chart-tokens",
+        "chart-errors",
         "chart-utilization",
         "chart-power",
         "chart-temperature",
@@ -185,13 +186,15 @@ def test_pilot_panel_compares_candidate_and_baseline(
     assert [trace["xaxis"] for trace in p99] == ["x", "x2"]
     titles = [annotation["text"] for annotation in latency["layout"]["annotations"]]
     assert titles == ["Wafer B (candidate)", "GPU A (baseline)"]
-    assert latency["layout"]["yaxis2"]["matches"] == "y"
+    # Independent y axes, each labelled (candidate and baseline differ in scale).
+    assert "matches" not in latency["layout"]["yaxis2"]
+    assert latency["layout"]["yaxis2"]["title"]["text"] == "baseline (s)"
     # The summary table: power mean 150-ish vs 300-ish, ratio about 0.5.
     row = re.search(r"Power mean.*?</tr>", body, re.S)
     assert row is not None
     cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(0))
     assert cells[0].startswith("15") and cells[1].startswith("30")
-    assert cells[2] == "0.50\u00d7"
+    assert cells[2] == "0.50\u00d7"  # power: neither better nor worse
 
 
 def test_pilot_panel_query_count(
@@ -201,8 +204,9 @@ def test_pilot_panel_query_count(
     run_import(_csv(), fmt="csv", on=other_backend)
     client = as_user(pm)
     # 1 session, 2 user, 3 groups, 4 pilot with both backends, 5 latest
-    # sample time, 6-7 timeseries of candidate and baseline, 8-9 summaries.
-    with django_assert_num_queries(9):
+    # sample time, 6 backends holding the pilot's own series, 7-8 timeseries
+    # of candidate and baseline, 9-10 summaries.
+    with django_assert_num_queries(10):
         assert client.get(f"/metrics/pilots/{pilot.pk}/panel/").status_code == 200
 
 

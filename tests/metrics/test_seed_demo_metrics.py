@@ -29,7 +29,7 @@ def demo_backends(catalog: None) -> tuple[Backend, Backend]:
     return BackendFactory.create(slug="wse-3"), BackendFactory.create(slug="h100-cluster")
 
 
-def test_seeds_every_demo_backend_and_a_second_run_stores_nothing(
+def test_seeds_every_demo_backend_and_a_second_run_adds_no_job(
     demo_backends: tuple[Backend, Backend],
 ) -> None:
     first = _seed()
@@ -41,12 +41,24 @@ def test_seeds_every_demo_backend_and_a_second_run_stores_nothing(
     assert "h100-cluster: import" in first and "wse-3: import" in first
     assert Sample.objects.count() == stored
     jobs = list(ImportJob.objects.order_by("id"))
-    assert [job.status for job in jobs] == ["succeeded"] * 4
-    assert sum(job.samples_stored for job in jobs[:2]) == stored
-    assert [job.samples_stored for job in jobs[2:]] == [0, 0]
-    assert [job.duplicates for job in jobs[2:]] == [job.samples_stored for job in jobs[:2]]
-    assert "stored 0" in second
+    # `make run` twice: no duplicate demo jobs (job-level idempotence).
+    assert [job.status for job in jobs] == ["succeeded"] * 2
+    assert sum(job.samples_stored for job in jobs) == stored
+    assert "h100-cluster: up to date" in second and "wse-3: up to date" in second
     assert all(job.rejected == 0 and job.unmapped_count == 0 for job in jobs)
+
+
+def test_a_later_run_imports_again_up_to_the_new_hour(
+    demo_backends: tuple[Backend, Backend],
+) -> None:
+    _seed()
+    before = Sample.objects.count()
+
+    out = io.StringIO()
+    call_command("seed_demo_metrics", "--days", "1", "--until", "2026-03-02T03:00:00Z", stdout=out)
+
+    assert ImportJob.objects.count() == 4
+    assert Sample.objects.count() > before
 
 
 def test_candidate_and_baseline_differ_plausibly(demo_backends: tuple[Backend, Backend]) -> None:

@@ -77,9 +77,12 @@ def test_worker_killed_mid_job_leaves_nothing_and_the_retry_stores_exactly_the_f
     assert killed.status == ImportJob.Status.RUNNING  # nobody finished it
     assert not Sample.objects.filter(series__backend=backend).exists()  # rolled back
 
-    # The redelivered task (or the stale-job sweep) runs it again once the
-    # claim is older than the task's time limit.
-    ImportJob.objects.filter(pk=job.pk).update(claimed_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    # The redelivered task (or the stale-job sweep) runs it again once its
+    # heartbeat is stale (test_worker_hardening waits for that for real).
+    ImportJob.objects.filter(pk=job.pk).update(
+        claimed_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        heartbeat_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
     assert import_job_run(job_id=job.pk) is not None
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
