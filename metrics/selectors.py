@@ -411,6 +411,7 @@ def failed_imports(*, since: dt.datetime, user: Any = None, limit: int = 8) -> F
     total = int(getattr(rows[0], "failed_total", 0)) if rows else 0
     return FailedImports(jobs=rows, total=total)
 
+
 def import_pilots_for(user: Any) -> QuerySet[Pilot]:
     """The open pilots ``user`` may tag an import with: every one for program
     managers and admins; for anyone else those where they hold a RACI
