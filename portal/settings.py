@@ -284,3 +284,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Costs (issue 9): the one reporting currency; cost models in another are refused.
+PILOTGATE_CURRENCY = env_str("PILOTGATE_CURRENCY", "USD").upper()

@@ -3,3 +3,29 @@ centers, cost models, usage mappings, daily allocations), ``chargeback``
 (periods, statements, budgets) and ``bills`` (FOCUS bill imports and bill
 mappings). Each topic's models are imported here (``from costs.models
 import X``)."""
+
+from costs.models.showback import (
+    AllocationBasis,
+    AllocationKind,
+    BackendDay,
+    CostCenter,
+    CostModel,
+    CostModelKind,
+    DailyAllocation,
+    IdlePolicy,
+    PowerSource,
+    UsageMapping,
+)
+
+__all__ = [
+    "AllocationBasis",
+    "AllocationKind",
+    "BackendDay",
+    "CostCenter",
+    "CostModel",
+    "CostModelKind",
+    "DailyAllocation",
+    "IdlePolicy",
+    "PowerSource",
+    "UsageMapping",
+]

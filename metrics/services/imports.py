@@ -27,6 +27,7 @@ from metrics.models import ImportJob
 from metrics.parsers import ParseFailure, get_parser
 from metrics.pipeline import Ingestor, Mapper, gc_frozen
 from metrics.rollups import refresh_rollups
+from metrics.signals import import_succeeded
 from metrics.storage import SampleWriter
 from pilots.models import Backend, Pilot
 from portal.audit import Actor, acting_user, record_change
@@ -342,6 +343,16 @@ def _ingest(
         "finished_at": finished,
     }
     ImportJob.objects.filter(pk=job.pk).update(**fields)
+    # Costs refreshes the touched days' allocation (metrics never imports costs).
+    transaction.on_commit(
+        lambda: import_succeeded.send(
+            sender=ImportJob,
+            job_id=job.pk,
+            backend_id=job.backend_id,
+            window_start=window_start,
+            window_end=window_end,
+        )
+    )
     return ImportSummary(job_id=job.pk, **fields)
 
 

@@ -1,1 +1,0 @@
-"""Services of the costs app (filled by the issues that build it)."""
