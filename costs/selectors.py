@@ -175,12 +175,12 @@ def _month_utilization(row: dict[str, Any]) -> Decimal:
     T is their prompt+generated tokens and K their capacity × 86,400
     summed; without any capacity, 1 when anything was used, else 0."""
     if row["capacity_days"]:
-        capacity = row["capacity_tokens"] or _ZERO
+        capacity = row["month_capacity"] or _ZERO
         tokens = row["capacity_day_tokens"] or _ZERO
         if capacity <= 0:
             return _ZERO
         return min(Decimal(1), tokens / capacity).quantize(UTILIZATION)
-    return Decimal(1) if (row["basis_total"] or _ZERO) > 0 else _ZERO
+    return Decimal(1) if (row["month_basis"] or _ZERO) > 0 else _ZERO
 
 
 def _power_source(row: dict[str, Any]) -> str | None:
@@ -195,14 +195,14 @@ def _power_source(row: dict[str, Any]) -> str | None:
 
 
 _DAY_AGGREGATES: dict[str, Any] = {
-    "cost": Sum("cost"),
+    "month_cost": Sum("cost"),
     "days": Count("id"),
     "prompt": Sum("prompt_tokens"),
     "generated": Sum("generated_tokens"),
     "requests_total": Sum("requests"),
-    "basis_total": Sum("basis_total"),
+    "month_basis": Sum("basis_total"),
     "capacity_days": Count("id", filter=Q(capacity_tokens__isnull=False)),
-    "capacity_tokens": Sum("capacity_tokens"),
+    "month_capacity": Sum("capacity_tokens"),
     "capacity_day_tokens": Sum("prompt_tokens", filter=Q(capacity_tokens__isnull=False)),
     "capacity_day_generated": Sum("generated_tokens", filter=Q(capacity_tokens__isnull=False)),
     "measured_days": Count("id", filter=Q(power_source="measured")),
@@ -567,13 +567,17 @@ def monthly_unit_costs(
         .annotate(month=TruncMonth("day"))
         .values("backend__slug", "month")
         .order_by()
-        .annotate(cost=Sum("cost"), prompt=Sum("prompt_tokens"), generated=Sum("generated_tokens"))
+        .annotate(
+            month_cost=Sum("cost"), prompt=Sum("prompt_tokens"), generated=Sum("generated_tokens")
+        )
     )
     found: dict[str, dict[Period, Decimal | None]] = defaultdict(dict)
     for row in rows:
         month = row["month"]
         found[row["backend__slug"]][Period(month.year, month.month)] = economics.cost_per_1m_tokens(
-            cost=_cent(row["cost"]), input_tokens=row["prompt"], output_tokens=row["generated"]
+            cost=_cent(row["month_cost"]),
+            input_tokens=row["prompt"],
+            output_tokens=row["generated"],
         )
     periods = [first.shift(i) for i in range(months)]
     return {
@@ -615,28 +619,28 @@ def unit_economics_window(
         return None
     row = BackendDay.objects.filter(backend=backend, day__gte=first, day__lte=last).aggregate(
         days=Count("id"),
-        cost=Sum("cost"),
+        month_cost=Sum("cost"),
         prompt=Sum("prompt_tokens"),
         generated=Sum("generated_tokens"),
-        requests=Sum("requests"),
+        month_requests=Sum("requests"),
     )
     if not row["days"]:
         return None
-    cost = _cent(row["cost"])
+    cost = _cent(row["month_cost"])
     return UnitEconomics(
         start=first,
         end=last,
         cost=cost,
         input_tokens=row["prompt"],
         output_tokens=row["generated"],
-        requests=row["requests"],
+        requests=row["month_requests"],
         cost_per_1m_tokens=_figure(
             economics.cost_per_1m_tokens(
                 cost=cost, input_tokens=row["prompt"], output_tokens=row["generated"]
             )
         ),
         cost_per_inference=_figure(
-            economics.cost_per_inference(cost=cost, requests=row["requests"])
+            economics.cost_per_inference(cost=cost, requests=row["month_requests"])
         ),
     )
 
@@ -650,3 +654,8 @@ def iter_lines_by_backend(
         lines[line.backend].append(line)
     for backend in report.backends:
         yield backend, lines.get(backend.backend, [])
+
+
+def currency() -> str:
+    """The portal's one reporting currency."""
+    return str(settings.PILOTGATE_CURRENCY)

@@ -1,5 +1,24 @@
-"""API routes of the costs app, mounted under /api/v1/."""
+"""API routes of the costs app, mounted under /api/v1/ (the backend
+comparison is in ``priority_urls``, mounted before pilots' backends)."""
 
-from django.urls import URLPattern
+from django.urls import path
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern] = []
+from costs.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.include_format_suffixes = False
+router.register("cost-centers", views.CostCenterViewSet, basename="api-cost-center")
+router.register("cost-models", views.CostModelViewSet, basename="api-cost-model")
+router.register("usage-mappings", views.UsageMappingViewSet, basename="api-usage-mapping")
+
+urlpatterns = [
+    path("showback/", views.ShowbackView.as_view(), name="api-showback"),
+    path(
+        "pilots/<int:pk>/economics/",
+        views.PilotEconomicsView.as_view(),
+        name="api-pilot-economics",
+    ),
+    *router.urls,
+]

@@ -8,10 +8,11 @@ the API read them, so nothing recomputes an allocation on a page view.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -94,6 +95,21 @@ def _nonnegative(field: str) -> models.CheckConstraint:
         name=f"costs_costmodel_{field}_nonnegative",
         violation_error_message=f"{field.replace('_', ' ').capitalize()} cannot be negative.",
     )
+
+
+# Field rules the check constraints hold too, checked in clean() so the
+# error names the field (a constraint's error names none).
+_FIELD_RULES: tuple[tuple[str, Callable[[Decimal], bool], str], ...] = (
+    ("device_hour_rate", lambda v: v >= 0, "Must not be negative."),
+    ("capex", lambda v: v >= 0, "Must not be negative."),
+    ("opex_monthly", lambda v: v >= 0, "Must not be negative."),
+    ("energy_price_kwh", lambda v: v >= 0, "Must not be negative."),
+    ("nameplate_kw_per_device", lambda v: v >= 0, "Must not be negative."),
+    ("pue", lambda v: v >= 1, "PUE is at least 1."),
+    ("capacity_tokens_per_second", lambda v: v > 0, "Capacity must be positive."),
+    ("output_token_weight", lambda v: v > 0, "The output token weight must be positive."),
+    ("latency_objective_seconds", lambda v: v > 0, "The latency objective must be positive."),
+)
 
 
 class CostModel(models.Model):
@@ -230,6 +246,10 @@ class CostModel(models.Model):
                     errors[name] = "Required for an owned cost model."
         elif self.kind == CostModelKind.CLOUD_RATE and self.device_hour_rate is None:
             errors["device_hour_rate"] = "Required for a cloud_rate cost model."
+        for name, rule, message in _FIELD_RULES:
+            value = getattr(self, name)
+            if value is not None and not rule(value) and name not in errors:
+                errors[name] = message
         if not errors and self.kind in CostModelKind.values:
             try:
                 self.figures()
@@ -238,6 +258,16 @@ class CostModel(models.Model):
                 errors[field if hasattr(self, field) else "__all__"] = message or str(exc)
         if errors:
             raise ValidationError(errors)
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        # The one constraint across fields is about the date: name it.
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            messages = error.message_dict
+            if NON_FIELD_ERRORS in messages:
+                messages.setdefault("effective_from", []).extend(messages.pop(NON_FIELD_ERRORS))
+            raise ValidationError(messages) from None
 
     def audit_scope(self) -> str:
         return f"backend:{self.backend_id}"
