@@ -38,6 +38,7 @@ from portal.roles import Role, sync_role_groups
 from portal.tokens import token_create
 from tests.factories import (
     BackendFactory,
+    CostCenterFactory,
     ExitCriterionFactory,
     PhaseFactory,
     PilotFactory,
@@ -108,6 +109,9 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # costs
+    "unmapped-map": Access(roles=frozenset({Role.FINANCE, Role.ADMIN}), post_only=True),
+    "costs-pilot-panel": Access(fragment=True),
 }
 
 
@@ -148,6 +152,27 @@ class World:
         return self.pilot.raci_activities.get()
 
     @cached_property
+    def cost_center(self) -> Any:
+        return CostCenterFactory(code="CC-PERM")
+
+    @cached_property
+    def cost_model(self) -> Any:
+        from costs.models import CostModel
+
+        return CostModel.objects.create(
+            backend=self.backend,
+            kind="cloud_rate",
+            effective_from=dt.date(2026, 1, 1),
+            device_hour_rate=1,
+        )
+
+    @cached_property
+    def usage_mapping(self) -> Any:
+        from costs.models import UsageMapping
+
+        return UsageMapping.objects.create(label="team", value="perm", cost_center=self.cost_center)
+
+    @cached_property
     def token(self) -> Any:
         owner = self.user if self.user is not None else UserFactory(username="token-owner")
         token, _ = token_create(user=owner, name="permission probe", days=30)
@@ -181,12 +206,15 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
     "format": lambda w: "json",
+    "code": lambda w: w.cost_center.code,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
+    "api-cost-model-detail": {"pk": lambda w: w.cost_model.pk},
+    "api-usage-mapping-detail": {"pk": lambda w: w.usage_mapping.pk},
 }
 
 

@@ -42,12 +42,27 @@ WRITES = {
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List cost centers", description="By code."),
+    list=extend_schema(
+        summary="List cost centers",
+        description="Cost centers by code, with owner and members as usernames.",
+    ),
     retrieve=extend_schema(summary="Get a cost center", description="One cost center, by code."),
-    create=extend_schema(summary="Create a cost center (finance, admins)"),
-    update=extend_schema(summary="Replace a cost center (finance, admins)"),
-    partial_update=extend_schema(summary="Change a cost center (finance, admins)"),
-    destroy=extend_schema(summary="Delete an unused cost center (finance, admins)"),
+    create=extend_schema(
+        summary="Create a cost center (finance, admins)",
+        description="Create a cost center (finance, admins). Finance and admins write; every role reads.",
+    ),
+    update=extend_schema(
+        summary="Replace a cost center (finance, admins)",
+        description="Replace a cost center (finance, admins). Finance and admins write; every role reads.",
+    ),
+    partial_update=extend_schema(
+        summary="Change a cost center (finance, admins)",
+        description="Change a cost center (finance, admins). Finance and admins write; every role reads.",
+    ),
+    destroy=extend_schema(
+        summary="Delete an unused cost center (finance, admins)",
+        description="Delete an unused cost center (finance, admins). Finance and admins write; every role reads.",
+    ),
 )
 class CostCenterViewSet(viewsets.ModelViewSet[CostCenter]):
     queryset = CostCenter.objects.select_related("owner").prefetch_related("members")
@@ -83,15 +98,27 @@ class CostCenterViewSet(viewsets.ModelViewSet[CostCenter]):
         summary="List cost models",
         description="Each backend's effective-dated cost models. Filter by backend (slug), kind.",
     ),
-    retrieve=extend_schema(summary="Get a cost model"),
+    retrieve=extend_schema(
+        summary="Get a cost model",
+        description="Get a cost model. Finance and admins write; every role reads.",
+    ),
     create=extend_schema(
         summary="Add a cost model (finance, admins)",
         description="Applies from effective_from (UTC date) until the backend's next model; "
         "the open days it touches are recomputed after commit.",
     ),
-    update=extend_schema(summary="Replace a cost model (finance, admins)"),
-    partial_update=extend_schema(summary="Change a cost model (finance, admins)"),
-    destroy=extend_schema(summary="Delete a cost model (finance, admins)"),
+    update=extend_schema(
+        summary="Replace a cost model (finance, admins)",
+        description="Replace a cost model (finance, admins). Finance and admins write; every role reads.",
+    ),
+    partial_update=extend_schema(
+        summary="Change a cost model (finance, admins)",
+        description="Change a cost model (finance, admins). Finance and admins write; every role reads.",
+    ),
+    destroy=extend_schema(
+        summary="Delete a cost model (finance, admins)",
+        description="Delete a cost model (finance, admins). Finance and admins write; every role reads.",
+    ),
 )
 class CostModelViewSet(viewsets.ModelViewSet[CostModel]):
     queryset = CostModel.objects.select_related("backend").order_by(
@@ -122,11 +149,26 @@ class CostModelViewSet(viewsets.ModelViewSet[CostModel]):
         summary="List usage mappings",
         description="Series label values mapped to cost centers; the lowest order wins.",
     ),
-    retrieve=extend_schema(summary="Get a usage mapping"),
-    create=extend_schema(summary="Map a label value to a cost center (finance, admins)"),
-    update=extend_schema(summary="Replace a usage mapping (finance, admins)"),
-    partial_update=extend_schema(summary="Change a usage mapping (finance, admins)"),
-    destroy=extend_schema(summary="Delete a usage mapping (finance, admins)"),
+    retrieve=extend_schema(
+        summary="Get a usage mapping",
+        description="Get a usage mapping. Finance and admins write; every role reads.",
+    ),
+    create=extend_schema(
+        summary="Map a label value to a cost center (finance, admins)",
+        description="Map a label value to a cost center (finance, admins). Finance and admins write; every role reads.",
+    ),
+    update=extend_schema(
+        summary="Replace a usage mapping (finance, admins)",
+        description="Replace a usage mapping (finance, admins). Finance and admins write; every role reads.",
+    ),
+    partial_update=extend_schema(
+        summary="Change a usage mapping (finance, admins)",
+        description="Change a usage mapping (finance, admins). Finance and admins write; every role reads.",
+    ),
+    destroy=extend_schema(
+        summary="Delete a usage mapping (finance, admins)",
+        description="Delete a usage mapping (finance, admins). Finance and admins write; every role reads.",
+    ),
 )
 class UsageMappingViewSet(viewsets.ModelViewSet[UsageMapping]):
     queryset = UsageMapping.objects.select_related("cost_center")

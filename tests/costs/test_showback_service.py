@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from costs import selectors, services
+from costs import selectors
 from costs.models import BackendDay, DailyAllocation, UsageMapping
 from pilots.models import Phase
 from tests.costs.conftest import DAY, D, at, cloud, owned, refresh
