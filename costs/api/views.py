@@ -49,19 +49,19 @@ WRITES = {
     retrieve=extend_schema(summary="Get a cost center", description="One cost center, by code."),
     create=extend_schema(
         summary="Create a cost center (finance, admins)",
-        description="Create a cost center (finance, admins). Finance and admins write; every role reads.",
+        description="Create a cost center (finance, admins); the change is recorded.",
     ),
     update=extend_schema(
         summary="Replace a cost center (finance, admins)",
-        description="Replace a cost center (finance, admins). Finance and admins write; every role reads.",
+        description="Replace a cost center (finance, admins); the change is recorded.",
     ),
     partial_update=extend_schema(
         summary="Change a cost center (finance, admins)",
-        description="Change a cost center (finance, admins). Finance and admins write; every role reads.",
+        description="Change a cost center (finance, admins); the change is recorded.",
     ),
     destroy=extend_schema(
         summary="Delete an unused cost center (finance, admins)",
-        description="Delete an unused cost center (finance, admins). Finance and admins write; every role reads.",
+        description="Delete an unused cost center (finance, admins); the change is recorded.",
     ),
 )
 class CostCenterViewSet(viewsets.ModelViewSet[CostCenter]):
@@ -100,7 +100,7 @@ class CostCenterViewSet(viewsets.ModelViewSet[CostCenter]):
     ),
     retrieve=extend_schema(
         summary="Get a cost model",
-        description="Get a cost model. Finance and admins write; every role reads.",
+        description="Get a cost model; the change is recorded.",
     ),
     create=extend_schema(
         summary="Add a cost model (finance, admins)",
@@ -109,15 +109,15 @@ class CostCenterViewSet(viewsets.ModelViewSet[CostCenter]):
     ),
     update=extend_schema(
         summary="Replace a cost model (finance, admins)",
-        description="Replace a cost model (finance, admins). Finance and admins write; every role reads.",
+        description="Replace a cost model (finance, admins); the change is recorded.",
     ),
     partial_update=extend_schema(
         summary="Change a cost model (finance, admins)",
-        description="Change a cost model (finance, admins). Finance and admins write; every role reads.",
+        description="Change a cost model (finance, admins); the change is recorded.",
     ),
     destroy=extend_schema(
         summary="Delete a cost model (finance, admins)",
-        description="Delete a cost model (finance, admins). Finance and admins write; every role reads.",
+        description="Delete a cost model (finance, admins); the change is recorded.",
     ),
 )
 class CostModelViewSet(viewsets.ModelViewSet[CostModel]):
@@ -151,23 +151,23 @@ class CostModelViewSet(viewsets.ModelViewSet[CostModel]):
     ),
     retrieve=extend_schema(
         summary="Get a usage mapping",
-        description="Get a usage mapping. Finance and admins write; every role reads.",
+        description="Get a usage mapping; the change is recorded.",
     ),
     create=extend_schema(
         summary="Map a label value to a cost center (finance, admins)",
-        description="Map a label value to a cost center (finance, admins). Finance and admins write; every role reads.",
+        description="Map a label value to a cost center (finance, admins); the change is recorded.",
     ),
     update=extend_schema(
         summary="Replace a usage mapping (finance, admins)",
-        description="Replace a usage mapping (finance, admins). Finance and admins write; every role reads.",
+        description="Replace a usage mapping (finance, admins); the change is recorded.",
     ),
     partial_update=extend_schema(
         summary="Change a usage mapping (finance, admins)",
-        description="Change a usage mapping (finance, admins). Finance and admins write; every role reads.",
+        description="Change a usage mapping (finance, admins); the change is recorded.",
     ),
     destroy=extend_schema(
         summary="Delete a usage mapping (finance, admins)",
-        description="Delete a usage mapping (finance, admins). Finance and admins write; every role reads.",
+        description="Delete a usage mapping (finance, admins); the change is recorded.",
     ),
 )
 class UsageMappingViewSet(viewsets.ModelViewSet[UsageMapping]):
