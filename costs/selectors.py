@@ -16,7 +16,7 @@ import calendar
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -267,11 +267,11 @@ def showback(
         exact = {key: row["amount"] or _ZERO for key, row in parts.items()}
         codes = {key: row["cost_center__code"] for key, row in parts.items()}
         day_total = sum(exact.values(), _ZERO)
-        cost, rounded = round_month(
-            day_total=day_total,
-            lines=exact,
-            tie_key=lambda key, codes=codes: (codes[key] or "", key[1]),
-        )
+
+        def tie(key: tuple[int | None, str], codes: dict[Any, Any] = codes) -> tuple[str, str]:
+            return (codes[key] or "", key[1])
+
+        cost, rounded = round_month(day_total=day_total, lines=exact, tie_key=tie)
         basis = _same_or_mixed(month["basis_low"], month["basis_high"])
         other_amount = _ZERO
         other_quantity = _ZERO
@@ -392,13 +392,12 @@ RATIO_FIGURES: tuple[str, ...] = (
 )
 
 
-def _economics_of(
-    backend: Backend | dict[str, Any], days: list[dict[str, Any]]
-) -> BackendEconomics:
-    slug = backend["slug"] if isinstance(backend, dict) else backend.slug
-    name = backend["name"] if isinstance(backend, dict) else backend.name
+def _economics_of(backend: Mapping[str, Any], days: list[dict[str, Any]]) -> BackendEconomics:
+    slug, name = backend["slug"], backend["name"]
     if not days:
-        empty = {f.name: None for f in fields(BackendEconomics) if f.name not in _NAMED}
+        empty: dict[str, Any] = {
+            f.name: None for f in fields(BackendEconomics) if f.name not in _NAMED
+        }
         return BackendEconomics(backend=slug, name=name, **empty)
     days.sort(key=lambda d: d["day"])
     last = days[-1]

@@ -215,7 +215,7 @@ def unmapped_map(request: HttpRequest) -> HttpResponse:
     period = request.POST.get("period", "")
     target = reverse("unmapped-usage") + (f"?period={period}" if period else "")
     if not form.is_valid():
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        problems = "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items())
         messages.error(request, f"Not mapped — {problems}")
         return redirect(target)
     data = form.cleaned_data

@@ -15,7 +15,6 @@ from pilots.models import Backend
 
 # Month money is rounded to the cent; derived figures keep 12 places, shown
 # without trailing zeros.
-_MONEY = {"max_digits": 30, "decimal_places": 2, "coerce_to_string": True}
 
 
 def _users() -> Any:
@@ -103,9 +102,9 @@ class ShowbackQuerySerializer(PeriodQuerySerializer):
 
 class ShowbackBackendSerializer(serializers.Serializer[Any]):
     backend = serializers.CharField(help_text="Backend slug.")
-    cost = serializers.DecimalField(**_MONEY)
-    idle = serializers.DecimalField(**_MONEY)
-    unmapped = serializers.DecimalField(**_MONEY)
+    cost = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=True)
+    idle = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=True)
+    unmapped = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=True)
     utilization = serializers.DecimalField(max_digits=20, decimal_places=6)
     idle_policy = serializers.CharField(help_text="share, platform or mixed.")
     power_source = serializers.CharField(
@@ -121,7 +120,7 @@ class ShowbackLineSerializer(serializers.Serializer[Any]):
     quantity = serializers.DecimalField(
         max_digits=30, decimal_places=6, allow_null=True, normalize_output=True
     )
-    amount = serializers.DecimalField(**_MONEY)
+    amount = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=True)
 
 
 class ShowbackSerializer(serializers.Serializer[Any]):
@@ -130,7 +129,7 @@ class ShowbackSerializer(serializers.Serializer[Any]):
     status = serializers.CharField(help_text="open (chargeback adds closed).")
     backends = ShowbackBackendSerializer(many=True)
     lines = ShowbackLineSerializer(many=True)
-    total = serializers.DecimalField(**_MONEY)
+    total = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=True)
 
 
 def _figure(**kwargs: Any) -> serializers.DecimalField:

@@ -19,7 +19,6 @@ from django.db.models import Q
 from costs.pricing import CostModelFigures
 
 __all__ = [
-    "AMOUNT",
     "BackendDay",
     "CostCenter",
     "CostModel",
@@ -27,9 +26,8 @@ __all__ = [
     "UsageMapping",
 ]
 
-# Stored money and quantities: 12 decimal places (the issue asks for at least 10).
-AMOUNT = {"max_digits": 30, "decimal_places": 12}
-QUANTITY = {"max_digits": 30, "decimal_places": 6}
+# Stored money: 12 decimal places (the issue asks for at least 10);
+# quantities (counter increases): 6.
 
 
 class CostCenter(models.Model):
@@ -328,20 +326,22 @@ class BackendDay(models.Model):
     cost_model = models.ForeignKey(
         CostModel, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    cost = models.DecimalField(**AMOUNT)
-    rental = models.DecimalField(**AMOUNT, default=Decimal(0))
-    amortization = models.DecimalField(**AMOUNT, default=Decimal(0))
-    opex = models.DecimalField(**AMOUNT, default=Decimal(0))
-    power = models.DecimalField(**AMOUNT, default=Decimal(0))
+    cost = models.DecimalField(max_digits=30, decimal_places=12)
+    rental = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
+    amortization = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
+    opex = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
+    power = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
     power_source = models.CharField(max_length=10, choices=PowerSource.choices, blank=True)
-    energy_joules = models.DecimalField(**QUANTITY, null=True, blank=True)
-    energy_kwh = models.DecimalField(**AMOUNT, null=True, blank=True)
+    energy_joules = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    energy_kwh = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
     utilization = models.DecimalField(max_digits=20, decimal_places=12)
     idle_policy = models.CharField(max_length=10, choices=IdlePolicy.choices)
     basis = models.CharField(max_length=20, choices=AllocationBasis.choices)
-    basis_total = models.DecimalField(**QUANTITY, help_text="U: the basis summed over every line.")
+    basis_total = models.DecimalField(
+        max_digits=30, decimal_places=6, help_text="U: the basis summed over every line."
+    )
     capacity_tokens = models.DecimalField(
-        **QUANTITY, null=True, blank=True, help_text="K: capacity × 86,400."
+        max_digits=30, decimal_places=6, null=True, blank=True, help_text="K: capacity × 86,400."
     )
     capacity_tokens_per_second = models.DecimalField(
         max_digits=20, decimal_places=3, null=True, blank=True
@@ -350,11 +350,11 @@ class BackendDay(models.Model):
     latency_objective_seconds = models.DecimalField(
         max_digits=10, decimal_places=4, null=True, blank=True
     )
-    prompt_tokens = models.DecimalField(**QUANTITY, default=Decimal(0))
-    generated_tokens = models.DecimalField(**QUANTITY, default=Decimal(0))
-    requests = models.DecimalField(**QUANTITY, default=Decimal(0))
-    prefill_seconds = models.DecimalField(**QUANTITY, null=True, blank=True)
-    decode_seconds = models.DecimalField(**QUANTITY, null=True, blank=True)
+    prompt_tokens = models.DecimalField(max_digits=30, decimal_places=6, default=Decimal(0))
+    generated_tokens = models.DecimalField(max_digits=30, decimal_places=6, default=Decimal(0))
+    requests = models.DecimalField(max_digits=30, decimal_places=6, default=Decimal(0))
+    prefill_seconds = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    decode_seconds = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
     latency_buckets = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
@@ -386,8 +386,8 @@ class DailyAllocation(models.Model):
         CostCenter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
-    amount = models.DecimalField(**AMOUNT)
+    quantity = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
 
     class Meta:
         ordering = ["day", "backend_id", "cost_center_id", "kind"]

@@ -114,6 +114,7 @@ class _ShadowHours:
             pilot_id__in=list(pilot_ids), kind=Phase.Kind.SHADOW, actual_start__isnull=False
         ).values_list("pilot_id", "actual_start", "actual_end")
         for pilot_id, start, end in phases:
+            assert start is not None  # filtered above
             self.spans[pilot_id].append((start, end))
         self.cost_center = dict(
             Pilot.objects.filter(pk__in=list(pilot_ids)).values_list("pk", "cost_center__pk")
@@ -199,14 +200,14 @@ def allocation_refresh(
             if is_day_closed(day):
                 continue
             refreshed.append((backend_id, day))
-            model = _model_for(history, starts, day)
-            if model is None:
+            in_effect = _model_for(history, starts, day)
+            if in_effect is None:
                 continue
             row, lines = _allocate(
                 backend_id=backend_id,
                 device_count=devices[backend_id],
                 day=day,
-                model=model,
+                model=in_effect,
                 usage=usage.get((backend_id, day), {}),
                 figures=figures.get((backend_id, day)),
                 codes=codes,

@@ -46,9 +46,11 @@ def test_finance_switches_month_and_sees_the_break_even_chart(
     seed_catalog()
     previous = selectors.Period.parse(None).shift(-1)
     day = previous.start + dt.timedelta(days=9)
-    gpu = BackendFactory(name="H100 Pool", slug="h100-pool", device_count=4)
-    wafer = BackendFactory(name="Wafer One", slug="wafer-one", kind="wafer_scale", device_count=1)
-    center = CostCenterFactory(code="CC-4100", name="Search")
+    gpu = BackendFactory.create(name="H100 Pool", slug="h100-pool", device_count=4)
+    wafer = BackendFactory.create(
+        name="Wafer One", slug="wafer-one", kind="wafer_scale", device_count=1
+    )
+    center = CostCenterFactory.create(code="CC-4100", name="Search")
     UsageMapping.objects.create(label="team", value="search", cost_center=center)
     for backend in (gpu, wafer):
         cloud(backend, effective_from=previous.start, capacity_tokens_per_second=D("1"))
