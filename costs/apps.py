@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class CostsConfig(AppConfig):
     name = "costs"
     verbose_name = "Costs"
+
+    def ready(self) -> None:
+        from costs.receivers import refresh_after_import
+        from metrics.signals import import_succeeded
+        from portal.roles import Role, register_home_page
+
+        import_succeeded.connect(refresh_after_import, dispatch_uid="costs.refresh_after_import")
+        # Finance lands on the showback dashboard after logging in.
+        register_home_page(Role.FINANCE, "showback")

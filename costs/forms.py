@@ -1,4 +1,4 @@
-"""Forms of the costs pages. They validate input; the services write."""
+"""Page forms of the costs app. They validate input; the services write."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from costs.models import BillMapping
+from costs.models import BillMapping, CostCenter
 from metrics.forms import validate_import_upload
 from pilots.models import Backend
 
-__all__ = ["BillMappingForm", "BillUploadForm", "UnmatchedPeriodForm"]
+__all__ = [
+    "BillMappingForm",
+    "BillUploadForm",
+    "MapUnmappedForm",
+    "PeriodForm",
+    "UnmatchedPeriodForm",
+]
 
 
 class BillUploadForm(forms.Form):
@@ -57,3 +63,25 @@ class UnmatchedPeriodForm(forms.Form):
         help_text="YYYY-MM; empty for every period.",
         error_messages={"invalid": "Give a month as YYYY-MM, e.g. 2024-09."},
     )
+
+
+class PeriodForm(forms.Form):
+    period = forms.RegexField(
+        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        required=False,
+        label="Month",
+        widget=forms.TextInput(attrs={"type": "month"}),
+        error_messages={"invalid": "Use YYYY-MM, e.g. 2026-11."},
+    )
+
+
+class MapUnmappedForm(forms.Form):
+    """One click on the unmapped-usage page: this label value → that cost center."""
+
+    label = forms.CharField(max_length=100)
+    value = forms.CharField(max_length=200)
+    cost_center = forms.ModelChoiceField(
+        queryset=CostCenter.objects.filter(is_active=True), to_field_name="code"
+    )
+    order = forms.IntegerField(initial=100, required=False)
+    period = forms.CharField(required=False)

@@ -1,34 +1,41 @@
-"""Pages of the costs app.
-
-Bills: the import list, upload, job page (and its progress fragment), the
-unmatched rows of a billing period and the bill mappings. Views stay thin:
-forms validate, services write, selectors read.
+"""Pages of the costs app: the showback dashboard (finance's landing page),
+the backend comparison, cost models, cost centers, usage mappings, unmapped
+usage with its one-click mapping, the pilot page's economics panel, and
+FOCUS bills (import list, upload, job page and its progress fragment,
+unmatched rows of a billing period, bill mappings). Views stay thin: forms
+validate, services write, selectors read.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from costs import selectors, services
-from costs.filters import BillImportFilter
-from costs.forms import BillMappingForm, BillUploadForm, UnmatchedPeriodForm
-from costs.models import BillImport, BillMapping
+from costs import charts, selectors, services
+from costs.filters import BillImportFilter, CostCenterFilter, UsageMappingFilter
+from costs.forms import (
+    BillMappingForm,
+    BillUploadForm,
+    MapUnmappedForm,
+    PeriodForm,
+    UnmatchedPeriodForm,
+)
+from costs.models import BillImport, BillMapping, CostCenter, CostModel, UsageMapping
+from costs.services.allocation import resolve_cost_center
+from metrics import selectors as metrics_selectors
+from pilots.models import Backend, Pilot
 from portal.forms import apply_service_error
 from portal.roles import COSTS_WRITE, may, role_required
 
 BILL_LIST_LIMIT = 50
-
-
-# --------------------------------------------------------------------------
-# Bills
-# --------------------------------------------------------------------------
 
 
 @role_required()
@@ -121,11 +128,6 @@ def bill_unmatched(request: HttpRequest) -> HttpResponse:
     )
 
 
-# --------------------------------------------------------------------------
-# Bill mappings
-# --------------------------------------------------------------------------
-
-
 @role_required()
 def bill_mapping_list(request: HttpRequest) -> HttpResponse:
     """The rules in the order they are tried."""
@@ -195,3 +197,263 @@ def bill_mapping_delete(request: HttpRequest, mapping_pk: int) -> HttpResponse:
     services.bill_mapping_delete(actor=request.user, mapping=mapping)
     messages.success(request, "Bill mapping removed; stored rows re-assigned.")
     return HttpResponseRedirect(reverse("bill-mapping-list"))
+
+
+def _period(request: HttpRequest) -> tuple[PeriodForm, selectors.Period]:
+    form = PeriodForm(request.GET or None)
+    if form.is_valid():
+        return form, selectors.Period.parse(form.cleaned_data.get("period"))
+    return form, selectors.Period.parse(None)
+
+
+def _context(request: HttpRequest, nav: str, **extra: Any) -> dict[str, Any]:
+    return {"nav": nav, "can_write": may(request.user, COSTS_WRITE), **extra}
+
+
+@role_required()
+def showback(request: HttpRequest) -> HttpResponse:
+    """The month's showback: stacked cost by cost center and backend, the
+    lines (unmapped and idle visible), month over month and 12 months of
+    $/1M tokens."""
+    form, period = _period(request)
+    report = selectors.showback(period=period, user=request.user)
+    previous = selectors.showback(period=period.shift(-1), user=request.user)
+    trend = selectors.monthly_unit_costs(last=period)
+    names = {b.backend: b.name for b in (*previous.backends, *report.backends)}
+    before = {b.backend: b.cost for b in previous.backends}
+    changes = []
+    for b in report.backends:
+        old = before.get(b.backend)
+        change = None if not old else ((b.cost - old) / old * 100).quantize(Decimal("0.1"))
+        changes.append({"backend": b, "previous": old, "change_percent": change})
+    grouped = list(selectors.iter_lines_by_backend(report))
+    figures = []
+    if report.lines:
+        figures.append(
+            {
+                "id": "stacked",
+                "figure": charts.stacked_cost_figure(report.by_cost_center(), names),
+            }
+        )
+    if trend:
+        figures.append({"id": "trend", "figure": charts.unit_cost_trend_figure(trend, names)})
+    total_change = None
+    if previous.total:
+        total_change = ((report.total - previous.total) / previous.total * 100).quantize(
+            Decimal("0.1")
+        )
+    return render(
+        request,
+        "costs/showback.html",
+        _context(
+            request,
+            "showback",
+            form=form,
+            period=period,
+            previous_period=period.shift(-1),
+            next_period=period.shift(1),
+            report=report,
+            previous=previous,
+            grouped=grouped,
+            changes=changes,
+            total_change=total_change,
+            figures=figures,
+            sees_all=selectors.sees_every_cost_center(request.user),
+        ),
+    )
+
+
+@role_required()
+def backend_compare(request: HttpRequest) -> HttpResponse:
+    """The §5 unit economics of every backend, the break-even chart and how
+    each figure is computed."""
+    form, period = _period(request)
+    figures = selectors.backend_economics(period=period)
+    pilots = list(
+        Pilot.objects.select_related("candidate_backend", "baseline_backend")
+        .exclude(status__in=["completed", "stopped"])
+        .order_by("name")
+    )
+    roles: dict[str, list[str]] = defaultdict(list)
+    for pilot in pilots:
+        roles[pilot.candidate_backend.slug].append(f"candidate of {pilot.name}")
+        roles[pilot.baseline_backend.slug].append(f"baseline of {pilot.name}")
+    rows = [{"f": f, "roles": roles.get(f.backend, [])} for f in figures]
+    chart = charts.break_even_figure(figures) if any(f.break_even for f in figures) else None
+    return render(
+        request,
+        "costs/compare.html",
+        _context(
+            request,
+            "showback",
+            form=form,
+            period=period,
+            previous_period=period.shift(-1),
+            next_period=period.shift(1),
+            rows=rows,
+            chart=chart,
+            currency=selectors.currency(),
+        ),
+    )
+
+
+@role_required()
+def cost_model_list(request: HttpRequest) -> HttpResponse:
+    """Every backend's cost model history, newest first."""
+    models = CostModel.objects.select_related("backend").order_by(
+        "backend__name", "-effective_from"
+    )
+    history: dict[Backend, list[CostModel]] = defaultdict(list)
+    for model in models:
+        history[model.backend].append(model)
+    without = Backend.objects.exclude(pk__in=[b.pk for b in history]).order_by("name")
+    return render(
+        request,
+        "costs/cost_models.html",
+        _context(request, "showback", history=dict(history), without=without),
+    )
+
+
+@role_required()
+def cost_center_list(request: HttpRequest) -> HttpResponse:
+    filterset = CostCenterFilter(
+        request.GET or None,
+        queryset=CostCenter.objects.select_related("owner").prefetch_related("members"),
+    )
+    return render(
+        request,
+        "costs/cost_centers.html",
+        _context(request, "showback", filter=filterset, centers=filterset.qs),
+    )
+
+
+@role_required()
+def usage_mapping_list(request: HttpRequest) -> HttpResponse:
+    filterset = UsageMappingFilter(
+        request.GET or None, queryset=UsageMapping.objects.select_related("cost_center")
+    )
+    return render(
+        request,
+        "costs/usage_mappings.html",
+        _context(request, "showback", filter=filterset, mappings=filterset.qs),
+    )
+
+
+@role_required()
+def unmapped_usage(request: HttpRequest) -> HttpResponse:
+    """Usage no mapping claims in the month: each series' labels and
+    tokens, with a one-click mapping of one of its label values."""
+    form, period = _period(request)
+    mappings = list(UsageMapping.objects.order_by("order", "id"))
+    names = dict(Backend.objects.values_list("pk", "name"))
+    rows: dict[tuple[int, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    for info, increase in metrics_selectors.series_usage(
+        backend_ids=None, start=period.start, end=period.end
+    ):
+        if resolve_cost_center(info.labels, mappings) is not None or not increase:
+            continue
+        labels = tuple(sorted(info.labels.items()))
+        row = rows.setdefault(
+            (info.backend_id, labels),
+            {
+                "backend": names.get(info.backend_id, ""),
+                "labels": labels,
+                "tokens": 0.0,
+                "requests": 0.0,
+            },
+        )
+        if info.quantity == "requests":
+            row["requests"] += increase
+        else:
+            row["tokens"] += increase
+    ordered = sorted(rows.values(), key=lambda r: -r["tokens"])
+    return render(
+        request,
+        "costs/unmapped.html",
+        _context(
+            request,
+            "showback",
+            form=form,
+            period=period,
+            rows=ordered,
+            centers=CostCenter.objects.filter(is_active=True).order_by("code"),
+        ),
+    )
+
+
+@role_required(COSTS_WRITE)
+@require_POST
+def unmapped_map(request: HttpRequest) -> HttpResponse:
+    """Map a label value to a cost center (the unmapped page's one click)."""
+    form = MapUnmappedForm(request.POST)
+    period = request.POST.get("period", "")
+    target = reverse("unmapped-usage") + (f"?period={period}" if period else "")
+    if not form.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items())
+        messages.error(request, f"Not mapped — {problems}")
+        return redirect(target)
+    data = form.cleaned_data
+    try:
+        services.usage_mapping_create(
+            actor=request.user,
+            data={
+                "label": data["label"],
+                "value": data["value"],
+                "cost_center": data["cost_center"],
+                "order": data["order"] if data["order"] is not None else 100,
+            },
+        )
+    except ValidationError as error:
+        problems = "; ".join(" ".join(v) for v in error.message_dict.values())
+        messages.error(request, f"Not mapped — {problems}")
+    else:
+        messages.success(
+            request,
+            f"{data['label']}={data['value']} now goes to {data['cost_center'].code}; "
+            "the figures refresh in a moment.",
+        )
+    return redirect(target)
+
+
+@role_required(fragment=True)
+def pilot_economics_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pilot page's economics card: candidate against baseline."""
+    pilot = get_object_or_404(
+        Pilot.objects.select_related("candidate_backend", "baseline_backend"), pk=pk
+    )
+    form, period = _period(request)
+    result = selectors.pilot_economics(pilot=pilot, period=period)
+    rows = [
+        {
+            "label": label,
+            "candidate": getattr(result["candidate"], name),
+            "baseline": getattr(result["baseline"], name),
+            "ratio": result["ratios"].get(name),
+        }
+        for name, label in PANEL_FIGURES
+    ]
+    return render(
+        request,
+        "costs/_pilot_panel.html",
+        {
+            "pilot": pilot,
+            "form": form,
+            "period": period,
+            "rows": rows,
+            "currency": selectors.currency(),
+            "has_data": result["candidate"].cost is not None or result["baseline"].cost is not None,
+        },
+    )
+
+
+PANEL_FIGURES: tuple[tuple[str, str], ...] = (
+    ("cost", "Cost"),
+    ("cost_per_1m_tokens", "Cost per 1M tokens"),
+    ("cost_per_1m_input_tokens", "Cost per 1M input tokens"),
+    ("cost_per_1m_output_tokens", "Cost per 1M output tokens"),
+    ("cost_per_inference", "Cost per inference"),
+    ("cost_per_1m_goodput_tokens", "Cost per 1M goodput tokens"),
+    ("goodput_fraction", "Goodput fraction"),
+    ("joules_per_token", "Joules per token"),
+    ("utilization", "Utilization"),
+)

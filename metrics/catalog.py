@@ -39,6 +39,9 @@ THROTTLE_SECONDS = "throttle_seconds_total"
 THROTTLE_ACTIVE = "throttle_active"
 THROTTLE_EVENTS = "throttle_events_total"
 XID_ERRORS = "xid_error_active"
+# vLLM's per-request prefill and decode time: costs splits input/output cost by them.
+PREFILL_TIME = "request_prefill_time_seconds"
+DECODE_TIME = "request_decode_time_seconds"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ CANONICAL_METRICS: tuple[CanonicalMetric, ...] = (
     CanonicalMetric(
         XID_ERRORS, "1", "gauge", "1 while the device reports an XID (hardware) error."
     ),
+    CanonicalMetric(PREFILL_TIME, "s", "histogram", "Time a request spent in prefill."),
+    CanonicalMetric(DECODE_TIME, "s", "histogram", "Time a request spent in decode."),
 )
 
 # DCGM clock-event bits that mean throttling: power cap (4), HW slowdown (8),
@@ -119,6 +124,8 @@ BUILTIN_MAPPINGS: tuple[Mapping, ...] = (
     Mapping("vllm:request_success_total", REQUESTS, notes="finished_reason=error counts as error"),
     Mapping("vllm:prompt_tokens_total", PROMPT_TOKENS),
     Mapping("vllm:generation_tokens_total", GENERATION_TOKENS),
+    Mapping("vllm:request_prefill_time_seconds", PREFILL_TIME),
+    Mapping("vllm:request_decode_time_seconds", DECODE_TIME),
     # NVIDIA dcgm-exporter (2.x+ names and 1.x lower-case names)
     Mapping("DCGM_FI_DEV_GPU_UTIL", UTILIZATION),
     Mapping("dcgm_gpu_utilization", UTILIZATION, notes="dcgm-exporter 1.x"),

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from metrics import catalog
 from metrics.models import HourlyRollup, ImportJob, Series
@@ -26,14 +27,21 @@ from portal.roles import Role, has_role
 
 __all__ = [
     "QUANTILES",
+    "USAGE_METRICS",
+    "BackendDayFigures",
     "MetricsSummary",
+    "SeriesUsage",
+    "backend_day_figures",
     "backends_with_pilot_series",
     "import_backends_for",
     "import_job_progress",
     "import_pilots_for",
+    "labelled_usage_span",
     "metrics_summary",
     "metrics_timeseries",
+    "series_usage",
     "summary_note",
+    "usage_series",
 ]
 
 SINGLE_SCRAPE_SUMMARY_NOTE = (
@@ -450,3 +458,182 @@ def backends_with_pilot_series(*, pilot: Pilot) -> set[int]:
         .values_list("backend_id", flat=True)
         .distinct()
     )
+
+# --- reads for cost allocation (costs.services.allocation) -------------------
+
+# The canonical usage counters, by the name costs gives them.
+USAGE_METRICS: dict[str, str] = {
+    catalog.PROMPT_TOKENS: "prompt_tokens",
+    catalog.GENERATION_TOKENS: "generated_tokens",
+    catalog.REQUESTS: "requests",
+}
+
+
+@dataclass(frozen=True)
+class SeriesUsage:
+    """A usage counter series: who it belongs to and its labels."""
+
+    series_id: int
+    backend_id: int
+    pilot_id: int | None
+    labels: dict[str, str]
+    quantity: str  # "prompt_tokens", "generated_tokens" or "requests"
+
+
+def _day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Whole UTC days ``start``..``end`` (inclusive) as an hour range."""
+    first = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    last = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return first, last
+
+
+def _usage_rollups(
+    backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> QuerySet[HourlyRollup]:
+    first, last = _day_bounds(start, end)
+    rollups = HourlyRollup.objects.filter(
+        hour__gte=first,
+        hour__lt=last,
+        series__metric__name__in=list(USAGE_METRICS),
+        series__component=Series.Component.VALUE,
+    )
+    if backend_ids is not None:
+        rollups = rollups.filter(series__backend_id__in=list(backend_ids))
+    return rollups
+
+
+def usage_series(
+    *, backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> tuple[
+    dict[int, SeriesUsage], list[tuple[int, dt.date, float]], list[tuple[int, dt.datetime, float]]
+]:
+    """The usage counters of whole UTC days ``start``..``end``: (series by
+    id, day increases of series without a pilot as (series, day, increase),
+    hour increases of series tied to a pilot as (series, hour, increase)).
+
+    Series tied to a pilot come by hour because the pilot's phase covering
+    each hour decides whether the usage was shadow traffic. Three queries,
+    whatever the number of series or days.
+    """
+    rollups = _usage_rollups(backend_ids, start, end)
+    series_ids = rollups.values("series_id")
+    info: dict[int, SeriesUsage] = {}
+    for sid, backend_id, pilot_id, labels, name in Series.objects.filter(
+        id__in=series_ids
+    ).values_list("id", "backend_id", "pilot_id", "labels", "metric__name"):
+        info[sid] = SeriesUsage(sid, backend_id, pilot_id, dict(labels or {}), USAGE_METRICS[name])
+    days = [
+        (sid, day, float(inc))
+        for sid, day, inc in rollups.filter(series__pilot__isnull=True)
+        .annotate(day=TruncDate("hour", tzinfo=dt.UTC))
+        .values("series_id", "day")
+        .order_by()
+        .annotate(inc=Sum("increase"))
+        .values_list("series_id", "day", "inc")
+        if inc
+    ]
+    hours = [
+        (sid, hour.astimezone(dt.UTC), float(inc))
+        for sid, hour, inc in rollups.filter(series__pilot__isnull=False).values_list(
+            "series_id", "hour", "increase"
+        )
+        if inc
+    ]
+    return info, days, hours
+
+
+@dataclass
+class BackendDayFigures:
+    """What one backend measured on one UTC day besides usage: energy (the
+    reset-aware increase of the canonical energy counter, J, None without
+    samples), prefill and decode time (the histograms' sums, s) and the
+    merged end-to-end latency histogram ({le: increase})."""
+
+    energy_joules: float | None = None
+    prefill_seconds: float | None = None
+    decode_seconds: float | None = None
+    latency_buckets: dict[float, float] | None = None
+
+
+def backend_day_figures(
+    *, backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> dict[tuple[int, dt.date], BackendDayFigures]:
+    """Energy, prefill/decode time and latency buckets per (backend, day)
+    over whole UTC days ``start``..``end``. One query."""
+    first, last = _day_bounds(start, end)
+    wanted = (
+        Q(series__metric__name=catalog.ENERGY, series__component=Series.Component.VALUE)
+        | Q(
+            series__metric__name__in=[catalog.PREFILL_TIME, catalog.DECODE_TIME],
+            series__component=Series.Component.SUM,
+        )
+        | Q(series__metric__name=catalog.E2E_LATENCY, series__component=Series.Component.BUCKET)
+    )
+    rollups = HourlyRollup.objects.filter(wanted, hour__gte=first, hour__lt=last)
+    if backend_ids is not None:
+        rollups = rollups.filter(series__backend_id__in=list(backend_ids))
+    rows = (
+        rollups.annotate(day=TruncDate("hour", tzinfo=dt.UTC))
+        .values("series__backend_id", "day", "series__metric__name", "series__le")
+        .order_by()
+        .annotate(inc=Sum("increase"))
+    )
+    out: dict[tuple[int, dt.date], BackendDayFigures] = {}
+    for row in rows:
+        figures = out.setdefault((row["series__backend_id"], row["day"]), BackendDayFigures())
+        name, inc = row["series__metric__name"], float(row["inc"] or 0.0)
+        if name == catalog.ENERGY:
+            figures.energy_joules = (figures.energy_joules or 0.0) + inc
+        elif name == catalog.PREFILL_TIME:
+            figures.prefill_seconds = (figures.prefill_seconds or 0.0) + inc
+        elif name == catalog.DECODE_TIME:
+            figures.decode_seconds = (figures.decode_seconds or 0.0) + inc
+        else:
+            buckets = figures.latency_buckets if figures.latency_buckets is not None else {}
+            le = float(row["series__le"])
+            buckets[le] = buckets.get(le, 0.0) + inc
+            figures.latency_buckets = buckets
+    return out
+
+
+def series_usage(
+    *, backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> list[tuple[SeriesUsage, float]]:
+    """Each usage counter series with its increase over whole UTC days
+    ``start``..``end`` (the unmapped-usage page). Two queries."""
+    rollups = _usage_rollups(backend_ids, start, end)
+    totals = dict(
+        rollups.values("series_id")
+        .order_by()
+        .annotate(inc=Sum("increase"))
+        .values_list("series_id", "inc")
+    )
+    out: list[tuple[SeriesUsage, float]] = []
+    for sid, backend_id, pilot_id, labels, name in Series.objects.filter(
+        id__in=list(totals)
+    ).values_list("id", "backend_id", "pilot_id", "labels", "metric__name"):
+        usage = SeriesUsage(sid, backend_id, pilot_id, dict(labels or {}), USAGE_METRICS[name])
+        out.append((usage, float(totals[sid] or 0.0)))
+    return out
+
+
+def labelled_usage_span(*, label: str, value: str) -> dict[int, tuple[dt.date, dt.date]]:
+    """Per backend, the first and last UTC day with usage from series whose
+    ``label`` is ``value`` (the days a usage mapping on it touches). One query."""
+    rows = (
+        HourlyRollup.objects.filter(
+            series__metric__name__in=list(USAGE_METRICS),
+            series__component=Series.Component.VALUE,
+            **{f"series__labels__{label}": value},
+        )
+        .values("series__backend_id")
+        .order_by()
+        .annotate(first=Min("hour"), last=Max("hour"))
+    )
+    return {
+        row["series__backend_id"]: (
+            row["first"].astimezone(dt.UTC).date(),
+            row["last"].astimezone(dt.UTC).date(),
+        )
+        for row in rows
+    }

@@ -118,7 +118,7 @@ class PilotAdmin(ServiceAdmin):
         "target_end",
     ]
     list_filter = ["status", "team", "candidate_backend__kind"]
-    search_fields = ["name", "model_name", "team", "cost_center"]
+    search_fields = ["name", "model_name", "team", "cost_center__code"]
     list_select_related = ["candidate_backend", "baseline_backend"]
     date_hierarchy = "target_start"
     # Status moves only through phase transitions.

@@ -39,7 +39,16 @@ class PilotForm(forms.ModelForm):  # type: ignore[type-arg]
             "target_end",
             "description",
         ]
-        widgets = {"target_start": DateInput(), "target_end": DateInput()}
+        widgets = {
+            "target_start": DateInput(),
+            "target_end": DateInput(),
+            # The code is typed, as before cost centers were records.
+            "cost_center": forms.TextInput(),
+        }
+        help_texts = {"cost_center": "Cost center code, e.g. CC-4100."}
+        error_messages = {
+            "cost_center": {"invalid_choice": "No cost center has this code; finance adds them."}
+        }
 
     def __init__(self, *args: Any, backends_locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

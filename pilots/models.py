@@ -107,7 +107,16 @@ class Pilot(models.Model):
         Backend, on_delete=models.PROTECT, related_name="baseline_pilots"
     )
     team = models.CharField("owning team", max_length=100)
-    cost_center = models.CharField("cost center code", max_length=40)
+    # A string reference: pilots sits below costs and never imports it. The
+    # column holds the cost center's code (to_field), so forms, filters and
+    # the API keep speaking codes.
+    cost_center = models.ForeignKey(
+        "costs.CostCenter",
+        on_delete=models.PROTECT,
+        to_field="code",
+        related_name="pilots",
+        verbose_name="cost center",
+    )
     traffic_slice = models.CharField(
         max_length=200, blank=True, help_text="Which traffic the pilot serves, e.g. 'chat, EU'."
     )

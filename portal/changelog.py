@@ -48,7 +48,9 @@ def _values(value: Any) -> list[Any]:
 
 def _related_names(records: list[ChangeRecord]) -> _Names:
     """Display names of every object the records point at by id."""
-    wanted: dict[type[models.Model], set[Any]] = defaultdict(set)
+    # Keyed by (model, the field the foreign key points at): usually the
+    # id, but Pilot.cost_center points at CostCenter.code.
+    wanted: dict[tuple[type[models.Model], str], set[Any]] = defaultdict(set)
     for record in records:
         for name, value in record.changes.items():
             field = _field(record, name)
@@ -56,11 +58,12 @@ def _related_names(records: list[ChangeRecord]) -> _Names:
                 continue
             related = field.related_model
             assert not isinstance(related, str)  # resolved once apps are loaded
-            wanted[related].update(v for v in _values(value) if v is not None)
+            target = field.target_field.attname  # type: ignore[attr-defined]
+            wanted[(related, target)].update(v for v in _values(value) if v is not None)
     names: _Names = {}
-    for model, ids in wanted.items():
-        for obj in model._default_manager.filter(pk__in=ids):
-            names[(model, obj.pk)] = _display_name(obj)
+    for (model, target), ids in wanted.items():
+        for obj in model._default_manager.filter(**{f"{target}__in": ids}):
+            names[(model, getattr(obj, target))] = _display_name(obj)
     return names
 
 

@@ -229,3 +229,28 @@ def view_capability(view: Any) -> str:
     if action in by_action:
         return by_action[action]
     return str(getattr(view, "capability", READ))
+
+
+# ---------------------------------------------------------------------------
+# Landing pages: where a role lands after logging in (apps above portal
+# register theirs in AppConfig.ready, e.g. finance -> the showback dashboard).
+# ---------------------------------------------------------------------------
+
+HOME_PAGES: dict[str, str] = {}
+
+
+def register_home_page(role: str, url_name: str) -> None:
+    """``role`` lands on ``url_name`` after logging in."""
+    HOME_PAGES[role] = url_name
+
+
+def home_page_for(user: Any) -> str | None:
+    """The URL name a user lands on: the registered page when every role
+    the user holds registered that same page (a finance analyst who is also
+    a program manager keeps the portal home), else None."""
+    held = user_roles(user)
+    pages = {HOME_PAGES.get(role) for role in held}
+    if len(pages) == 1:
+        (page,) = pages
+        return page
+    return None

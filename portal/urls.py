@@ -10,6 +10,8 @@ handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
 
 api_v1: list[URLPattern | URLResolver] = [
+    # Before pilots' backends/<slug>/: "compare" is not a backend.
+    path("", include("costs.api.priority_urls")),
     path("", include("pilots.api.urls")),
     path("", include("metrics.api.urls")),
     path("", include("costs.api.urls")),
@@ -29,7 +31,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

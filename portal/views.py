@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
 
 from portal.api import error_body
+from portal.roles import home_page_for
 
 
 @never_cache
@@ -79,3 +81,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
             error_body("server_error", "Internal error; it has been logged."), status=500
         )
     return render(request, "500.html", status=500)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; without a ``next``, a user lands on their
+    role's registered page (``portal.roles.home_page_for``) or the home."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        page = home_page_for(self.request.user)
+        return resolve_url(page) if page else super().get_default_redirect_url()

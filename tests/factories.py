@@ -13,6 +13,7 @@ from factory.declarations import LazyAttribute, PostGeneration, Sequence, SubFac
 from factory.django import DjangoModelFactory, Password
 from factory.faker import Faker
 
+from costs.models import CostCenter
 from metrics.models import HourlyRollup, ImportJob, MetricDefinition, MetricSource, Series
 from metrics.storage import series_key_hash
 from pilots.models import (
@@ -74,6 +75,17 @@ class BackendFactory(DjangoModelFactory[Backend]):
     region = "eu-west"
 
 
+class CostCenterFactory(DjangoModelFactory[CostCenter]):
+    """A cost center, got or created by code (pilots refer to it by code)."""
+
+    class Meta:
+        model = CostCenter
+        django_get_or_create = ("code",)
+
+    code = Sequence(lambda n: f"CC-{1000 + n}")
+    name = LazyAttribute(lambda c: f"Cost center {c.code}")
+
+
 class PilotFactory(DjangoModelFactory[Pilot]):
     class Meta:
         model = Pilot
@@ -83,7 +95,7 @@ class PilotFactory(DjangoModelFactory[Pilot]):
     candidate_backend = SubFactory(BackendFactory, kind=Backend.Kind.WAFER_SCALE)
     baseline_backend = SubFactory(BackendFactory)
     team = "search"
-    cost_center = "CC-100"
+    cost_center = SubFactory(CostCenterFactory, code="CC-100")
     traffic_slice = "chat, EU"
     target_start = dt.date(2026, 1, 5)
     target_end = dt.date(2026, 6, 30)

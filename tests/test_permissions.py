@@ -38,6 +38,7 @@ from portal.roles import Role, sync_role_groups
 from portal.tokens import token_create
 from tests.factories import (
     BackendFactory,
+    CostCenterFactory,
     ExitCriterionFactory,
     PhaseFactory,
     PilotFactory,
@@ -119,6 +120,10 @@ EXPECTATIONS: dict[str, Access] = {
     "bill-mapping-create": Access(roles=COSTS_WRITERS),
     "bill-mapping-edit": Access(roles=COSTS_WRITERS),
     "bill-mapping-delete": Access(roles=COSTS_WRITERS, post_only=True),
+
+    # costs
+    "unmapped-map": Access(roles=frozenset({Role.FINANCE, Role.ADMIN}), post_only=True),
+    "costs-pilot-panel": Access(fragment=True),
 }
 
 
@@ -157,6 +162,27 @@ class World:
     @cached_property
     def activity(self) -> Any:
         return self.pilot.raci_activities.get()
+
+    @cached_property
+    def cost_center(self) -> Any:
+        return CostCenterFactory(code="CC-PERM")
+
+    @cached_property
+    def cost_model(self) -> Any:
+        from costs.models import CostModel
+
+        return CostModel.objects.create(
+            backend=self.backend,
+            kind="cloud_rate",
+            effective_from=dt.date(2026, 1, 1),
+            device_hour_rate=1,
+        )
+
+    @cached_property
+    def usage_mapping(self) -> Any:
+        from costs.models import UsageMapping
+
+        return UsageMapping.objects.create(label="team", value="perm", cost_center=self.cost_center)
 
     @cached_property
     def token(self) -> Any:
@@ -210,6 +236,8 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "format": lambda w: "json",
     "bill_pk": lambda w: w.bill_import.pk,
     "mapping_pk": lambda w: w.bill_mapping.pk,
+
+    "code": lambda w: w.cost_center.code,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
@@ -218,6 +246,9 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
     "api-bill-detail": {"pk": lambda w: w.bill_import.pk},
     "api-bill-mapping-detail": {"pk": lambda w: w.bill_mapping.pk},
+
+    "api-cost-model-detail": {"pk": lambda w: w.cost_model.pk},
+    "api-usage-mapping-detail": {"pk": lambda w: w.usage_mapping.pk},
 }
 
 

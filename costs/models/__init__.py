@@ -2,8 +2,37 @@
 centers, cost models, usage mappings, daily allocations), ``chargeback``
 (periods, statements, budgets) and ``bills`` (FOCUS bill imports and bill
 mappings). Each topic's models are imported here (``from costs.models
-import X``)."""
+import X``).
+"""
+
+from __future__ import annotations
 
 from costs.models.bills import BillImport, BillMapping, BillRow
+from costs.models.showback import (
+    AllocationBasis,
+    AllocationKind,
+    BackendDay,
+    CostCenter,
+    CostModel,
+    CostModelKind,
+    DailyAllocation,
+    IdlePolicy,
+    PowerSource,
+    UsageMapping,
+)
 
-__all__ = ["BillImport", "BillMapping", "BillRow"]
+__all__ = [
+    "AllocationBasis",
+    "AllocationKind",
+    "BackendDay",
+    "BillImport",
+    "BillMapping",
+    "BillRow",
+    "CostCenter",
+    "CostModel",
+    "CostModelKind",
+    "DailyAllocation",
+    "IdlePolicy",
+    "PowerSource",
+    "UsageMapping",
+]

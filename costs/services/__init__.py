@@ -1,6 +1,17 @@
-"""Writes of the costs app, one module per topic. ``bills``: FOCUS bill
-imports and bill mappings."""
+"""Writes of the costs app, one module per topic: ``allocation`` (the one
+place that computes and stores daily allocations, reused by chargeback and
+the review evidence), ``showback`` (cost centers, cost models, usage
+mappings) and ``bills`` (FOCUS bill imports and bill mappings).
+"""
 
+from __future__ import annotations
+
+from costs.services.allocation import (
+    RefreshResult,
+    allocation_refresh,
+    allocation_refresh_later,
+    is_day_closed,
+)
 from costs.services.bills import (
     BillMatcher,
     bill_import_create,
@@ -12,9 +23,23 @@ from costs.services.bills import (
     bill_mapping_update,
     bill_rows_reassign,
 )
+from costs.services.showback import (
+    cost_center_create,
+    cost_center_delete,
+    cost_center_update,
+    cost_model_create,
+    cost_model_delete,
+    cost_model_update,
+    usage_mapping_create,
+    usage_mapping_delete,
+    usage_mapping_update,
+)
 
 __all__ = [
     "BillMatcher",
+    "RefreshResult",
+    "allocation_refresh",
+    "allocation_refresh_later",
     "bill_import_create",
     "bill_import_progress_key",
     "bill_import_run",
@@ -23,4 +48,14 @@ __all__ = [
     "bill_mapping_delete",
     "bill_mapping_update",
     "bill_rows_reassign",
+    "cost_center_create",
+    "cost_center_delete",
+    "cost_center_update",
+    "cost_model_create",
+    "cost_model_delete",
+    "cost_model_update",
+    "is_day_closed",
+    "usage_mapping_create",
+    "usage_mapping_delete",
+    "usage_mapping_update",
 ]

@@ -29,6 +29,7 @@ from metrics.parsers import ParseFailure, get_parser
 from metrics.pipeline import Ingestor, Mapper, gc_frozen
 from metrics.rollups import refresh_rollups
 from metrics.selectors import import_pilots_for
+from metrics.signals import import_succeeded
 from metrics.storage import SampleWriter, TooManySeries
 from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
 from portal.audit import Actor, acting_user, record_change
@@ -558,6 +559,16 @@ def _ingest(
     }
     if not ImportJob.objects.filter(pk=job.pk, attempts=attempt).update(**fields):
         raise _ClaimLost
+    # Costs refreshes the touched days' allocation (metrics never imports costs).
+    transaction.on_commit(
+        lambda: import_succeeded.send(
+            sender=ImportJob,
+            job_id=job.pk,
+            backend_id=job.backend_id,
+            window_start=window_start,
+            window_end=window_end,
+        )
+    )
     return ImportSummary(job_id=job.pk, **fields)
 
 

@@ -24,6 +24,25 @@ from pilots.models import (
 )
 from pilots.services import readiness_recommendation
 
+
+class CostCenterCodeField(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """A pilot's cost center as its code. Pilot.cost_center points at the
+    code (to_field), so reading it needs no query: the column is the code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        related = Pilot._meta.get_field("cost_center").related_model
+        assert related is not None and not isinstance(related, str)
+        kwargs.setdefault("queryset", related._default_manager.all())
+        super().__init__(slug_field="code", **kwargs)
+
+    def use_pk_only_optimization(self) -> bool:
+        return True
+
+    def to_representation(self, value: Any) -> Any:
+        # A PKOnlyObject whose "pk" is the stored code (the to_field).
+        return value.pk if not hasattr(value, "code") else value.code
+
+
 RECOMMEND_PILOT = "pilot"
 RECOMMEND_NOT_YET = "not_yet"
 
@@ -79,6 +98,7 @@ class CurrentPhaseSerializer(serializers.Serializer[Any]):
 
 
 class PilotListSerializer(serializers.ModelSerializer[Pilot]):
+    cost_center = CostCenterCodeField(help_text="Cost center code, e.g. CC-4100.")
     candidate_backend = BackendRefSerializer(read_only=True)
     baseline_backend = BackendRefSerializer(read_only=True)
     current_phase = serializers.SerializerMethodField()

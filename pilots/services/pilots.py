@@ -72,7 +72,9 @@ def pilot_create(
         candidate_backend=candidate_backend,
         baseline_backend=baseline_backend,
         team=team,
-        cost_center=cost_center,
+        # The code (Pilot.cost_center points at CostCenter.code); a form
+        # may hand over the CostCenter itself.
+        cost_center_id=getattr(cost_center, "code", cost_center),
         traffic_slice=traffic_slice,
         target_start=target_start,
         target_end=target_end,
@@ -130,6 +132,9 @@ def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilo
         )
     before = snapshot(pilot)
     for field, value in data.items():
+        if field == "cost_center":
+            pilot.cost_center_id = getattr(value, "code", value)
+            continue
         setattr(pilot, field, value)
     pilot.full_clean()
     pilot.save()

@@ -17,7 +17,7 @@ import pytest
 
 from pilots.models import Phase, Pilot, RaciAssignment
 from portal.roles import Role
-from tests.factories import BackendFactory
+from tests.factories import BackendFactory, CostCenterFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,6 +31,7 @@ def test_pm_creates_pilot_plans_phases_assigns_raci_and_sees_timeline(
     make_user("sam", Role.PILOT_TEAM, first_name="Sam", last_name="Sre")
     BackendFactory(name="Wafer One", slug="wafer-one", kind="wafer_scale")
     BackendFactory(name="H100 Pool", slug="h100-pool", kind="gpu_cluster")
+    CostCenterFactory(code="CC-1042", name="Chat platform")
 
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))

@@ -19,6 +19,7 @@ from metrics.models import ImportJob
 from metrics.services import import_job_create, import_job_run
 from pilots.models import Backend, Pilot, Vendor
 from tests.conftest import SAMPLE_DATA
+from tests.factories import CostCenterFactory
 
 # The figures issue 3 asks the metrics summary for (API and pilot panel).
 ISSUE_SUMMARY_FIELDS = (
@@ -96,7 +97,7 @@ def pilot(backend: Backend, other_backend: Backend) -> Pilot:
         candidate_backend=other_backend,
         baseline_backend=backend,
         team="inference",
-        cost_center="CC-42",
+        cost_center=CostCenterFactory.create(code="CC-42"),
         target_start=dt.date(2026, 1, 1),
         target_end=dt.date(2026, 6, 30),
     )

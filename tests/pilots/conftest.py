@@ -6,13 +6,14 @@ from typing import Any
 import pytest
 
 from pilots import services
-from tests.factories import BackendFactory
+from tests.factories import BackendFactory, CostCenterFactory
 
 
 @pytest.fixture
 def draft_pilot(pm: Any) -> Any:
     """A pilot made the way the create page makes it (default RACI
     activities, unanswered checklist), with no phases yet."""
+    CostCenterFactory.create(code="CC-7")
     return services.pilot_create(
         actor=pm,
         name="Wafer chat pilot",

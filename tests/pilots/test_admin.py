@@ -13,6 +13,7 @@ from pilots.models import Backend, ExitCriterion, Phase, Pilot, RaciAssignment
 from portal.models import ApiToken, ChangeRecord
 from tests.factories import (
     BackendFactory,
+    CostCenterFactory,
     ExitCriterionFactory,
     PhaseFactory,
     PilotFactory,
@@ -79,6 +80,7 @@ def test_admin_edit_is_recorded(as_user, admin_user):
 def test_admin_add_pilot_goes_through_the_service(as_user, admin_user):
     vendor = VendorFactory.create()
     a, b = BackendFactory.create(vendor=vendor), BackendFactory.create(vendor=vendor)
+    CostCenterFactory.create(code="CC")
     data = {
         "name": "Admin pilot",
         "model_name": "m",
@@ -261,6 +263,7 @@ def test_admin_raci_activity_is_added_through_the_service_and_not_edited(as_user
 
 
 def test_admin_readiness_answer_is_recorded_with_who_answered(as_user, admin_user):
+    CostCenterFactory.create(code="CC-1")
     pilot = services.pilot_create(
         actor=admin_user,
         name="Readiness pilot",

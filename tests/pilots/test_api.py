@@ -11,6 +11,7 @@ from pilots.api.views import PilotViewSet
 from pilots.models import Backend, Phase, Pilot, RaciAssignment, ReadinessAnswer
 from tests.factories import (
     BackendFactory,
+    CostCenterFactory,
     ExitCriterionFactory,
     PhaseFactory,
     PilotFactory,
@@ -115,7 +116,7 @@ def test_pilot_list_filters_by_status_team_cost_center_backend_kind_and_phase(cl
     PilotFactory(
         name="B tpu",
         team="ads",
-        cost_center="CC-200",
+        cost_center=CostCenterFactory(code="CC-200"),
         candidate_backend=BackendFactory(kind=Backend.Kind.TPU_POD),
     )
 

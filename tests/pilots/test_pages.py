@@ -9,7 +9,7 @@ from django.urls import reverse
 from pilots import services
 from pilots.models import Phase, Pilot, RaciActivity, RaciAssignment, ReadinessAnswer
 from portal.models import ChangeRecord
-from tests.factories import BackendFactory, PilotFactory
+from tests.factories import BackendFactory, CostCenterFactory, PilotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,7 @@ def test_missing_pilot_is_404(as_user, pm):
 
 def test_create_pilot_through_the_form(as_user, pm):
     candidate, baseline = BackendFactory.create(), BackendFactory.create()
+    CostCenterFactory.create(code="CC-9")
     response = as_user(pm).post(
         reverse("pilot-create"),
         {
@@ -164,7 +165,7 @@ def test_edit_pilot_records_change(as_user, pm, pilot):
         "candidate_backend": pilot.candidate_backend_id,
         "baseline_backend": pilot.baseline_backend_id,
         "team": pilot.team,
-        "cost_center": pilot.cost_center,
+        "cost_center": pilot.cost_center_id,
         "target_start": "2026-01-05",
         "target_end": "2026-09-30",
         "traffic_slice": "",

@@ -20,12 +20,13 @@ from pilots.models import (
 )
 from pilots.services import DomainError, TransitionError
 from portal.models import ChangeRecord
-from tests.factories import BackendFactory, UserFactory
+from tests.factories import BackendFactory, CostCenterFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def make_pilot(actor, **overrides):
+    CostCenterFactory.create(code="CC-1")
     fields: dict[str, Any] = {
         "name": "Wafer pilot",
         "model_name": "llama-3-70b",

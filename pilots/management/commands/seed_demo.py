@@ -21,6 +21,18 @@ from portal.audit import Actor, record_change
 from portal.models import ChangeRecord
 from portal.roles import Role, sync_role_groups
 
+# (code, name, owner's username, platform's own): eight teams' cost centers.
+DEMO_COST_CENTERS: tuple[tuple[str, str, str, bool], ...] = (
+    ("CC-2200", "Search", "team", False),
+    ("CC-3300", "Retrieval", "team", False),
+    ("CC-4100", "Conversational AI", "pm", False),
+    ("CC-5100", "Speech", "team", False),
+    ("CC-6100", "Ads ranking", "finance", False),
+    ("CC-7200", "Developer tools", "pm", False),
+    ("CC-8300", "Support automation", "approver", False),
+    ("CC-9000", "AI platform", "admin", True),
+)
+
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -134,6 +146,7 @@ class Command(BaseCommand):
             users = self._users()
             vendors = self._vendors()
             backends = self._backends(vendors)
+            self._cost_centers(users)
             self._pilots(users, backends)
         self.stdout.write("")
         self.stdout.write("Demo logins (username / password):")
@@ -209,6 +222,20 @@ class Command(BaseCommand):
         return backends
 
     # --- pilots -----------------------------------------------------------------
+
+    def _cost_centers(self, users: dict[str, Any]) -> None:
+        """The demo's cost centers (pilots name theirs by code). Pilots sit
+        below costs and never import it: the model comes from the foreign
+        key. ``seed_demo_costs`` adds owners' members, mappings and models."""
+        cost_center: Any = Pilot._meta.get_field("cost_center").related_model
+        for code, name, owner, platform in DEMO_COST_CENTERS:
+            center, created = cost_center.objects.get_or_create(
+                code=code,
+                defaults={"name": name, "owner": users.get(owner), "is_platform": platform},
+            )
+            if created:
+                record_change(actor=None, instance=center, action=ChangeRecord.Action.CREATE)
+                self.stdout.write(f"created cost center {code}")
 
     def _pilots(self, users: dict[str, Any], backends: dict[str, Backend]) -> None:
         today = timezone.now().date()

@@ -32,7 +32,7 @@ def copy_outcome_notes(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pilots", "0002_constraints_named_by_app"),
+        ("pilots", "0004_pilot_cost_center_foreign_key"),
         ("portal", "0001_initial"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('costs', '0001_showback'),
         ('pilots', '0002_constraints_named_by_app'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,0 +1,105 @@
+"""Plotly figures of the showback pages, as plain dicts the templates embed
+with ``json_script`` and draw with the portal's own plotly.js. Nothing here
+queries the database; money enters as Decimal and leaves as float only
+for drawing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+
+from costs.selectors import BackendEconomics, Period
+
+__all__ = ["break_even_figure", "stacked_cost_figure", "unit_cost_trend_figure"]
+
+_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 60, "r": 20, "t": 40, "b": 60},
+    "height": 360,
+    "legend": {"orientation": "h", "y": -0.2},
+}
+
+
+def _plain(fig: go.Figure) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(fig.to_json())
+    return data
+
+
+def stacked_cost_figure(
+    by_cost_center: Mapping[str, Mapping[str, Decimal]], backend_names: Mapping[str, str]
+) -> dict[str, Any]:
+    """Cost per cost center (x), stacked by backend."""
+    centers = list(by_cost_center)
+    fig = go.Figure()
+    for slug, name in backend_names.items():
+        fig.add_bar(
+            name=name,
+            x=centers,
+            y=[float(by_cost_center[c].get(slug, Decimal(0))) for c in centers],
+        )
+    fig.update_layout(title="Cost by cost center, stacked by backend", barmode="stack", **_LAYOUT)
+    fig.update_yaxes(title_text="cost")
+    return _plain(fig)
+
+
+def unit_cost_trend_figure(
+    trend: Mapping[str, Sequence[tuple[Period, Decimal | None]]], backend_names: Mapping[str, str]
+) -> dict[str, Any]:
+    """$/1M tokens per backend per month (gaps where a month has none)."""
+    fig = go.Figure()
+    for slug, points in trend.items():
+        fig.add_scatter(
+            name=backend_names.get(slug, slug),
+            x=[str(p) for p, _ in points],
+            y=[None if v is None else float(v) for _, v in points],
+            mode="lines+markers",
+            connectgaps=False,
+        )
+    fig.update_layout(title="$/1M tokens, last 12 months", **_LAYOUT)
+    fig.update_yaxes(title_text="per 1M tokens", rangemode="tozero")
+    return _plain(fig)
+
+
+def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
+    """Each backend's $/1M tokens against utilization (its break-even
+    curve, log scale) with its measured operating point, and a dashed line
+    at each backend's measured $/1M tokens: where a curve crosses another
+    backend's line, the first becomes cheaper than the second as run today."""
+    fig = go.Figure()
+    for f in figures:
+        if not f.break_even:
+            continue
+        fig.add_scatter(
+            name=f"{f.name} (capacity curve)",
+            legendgroup=f.backend,
+            x=[float(p.utilization) * 100 for p in f.break_even],
+            y=[float(p.cost_per_1m_tokens) for p in f.break_even],
+            mode="lines",
+        )
+        if f.operating_point is not None:
+            fig.add_scatter(
+                name=f"{f.name} measured",
+                legendgroup=f.backend,
+                x=[float(f.operating_point.utilization) * 100],
+                y=[float(f.operating_point.cost_per_1m_tokens)],
+                mode="markers",
+                marker={"size": 12, "symbol": "diamond"},
+            )
+    for f in figures:
+        if f.cost_per_1m_tokens is None:
+            continue
+        fig.add_scatter(
+            name=f"{f.name} as run ({float(f.cost_per_1m_tokens):.4g}/1M)",
+            legendgroup=f.backend,
+            x=[5, 100],
+            y=[float(f.cost_per_1m_tokens)] * 2,
+            mode="lines",
+            line={"dash": "dot"},
+        )
+    fig.update_layout(title="Break-even: $/1M tokens by utilization", **{**_LAYOUT, "height": 440})
+    fig.update_xaxes(title_text="utilization of rated capacity (%)", range=[0, 102])
+    fig.update_yaxes(title_text="per 1M tokens (log)", type="log")
+    return _plain(fig)

@@ -1,0 +1,363 @@
+"""The allocation service (issue 9, §3-§4): THE one place that turns a
+backend's cost model and its usage rollups into stored daily rows.
+
+For each backend and UTC day: the cost model in effect (the latest
+``effective_from`` on or before the day) prices the day with
+``costs.pricing.day_cost``; usage comes from the metrics rollups
+(``metrics.selectors.usage_series``) and is keyed by cost center through
+the usage mappings (lowest ``order`` wins; nobody's is ``unmapped``), or is
+``shadow`` under the pilot's cost center when the series belongs to a pilot
+whose shadow phase covered the hour; ``costs.allocation.allocate_day``
+splits the cost. The rows of the refreshed backend-days are replaced in one
+transaction, so running a refresh twice changes nothing.
+
+Showback, chargeback (closing a month runs this once more) and the review
+evidence (``costs.selectors.unit_economics_window``) all read what this
+writes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.db import connection, transaction
+
+from costs.allocation import allocate_day
+from costs.models import (
+    AllocationBasis,
+    AllocationKind,
+    BackendDay,
+    CostCenter,
+    CostModel,
+    DailyAllocation,
+    UsageMapping,
+)
+from costs.pricing import EXACT_CONTEXT, day_cost
+from metrics import selectors as metrics_selectors
+from metrics.selectors import SeriesUsage
+from pilots.models import Backend, Phase, Pilot
+
+__all__ = [
+    "AMOUNT_PLACES",
+    "RefreshResult",
+    "allocation_refresh",
+    "allocation_refresh_later",
+    "is_day_closed",
+    "resolve_cost_center",
+    "utc_today",
+]
+
+logger = logging.getLogger(__name__)
+
+AMOUNT_PLACES = 12
+_AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)
+_QUANTITY_QUANTUM = Decimal("0.000001")
+_ZERO = Decimal(0)
+_SECONDS_PER_DAY = 86_400
+# One advisory lock namespace for "allocation of backend N".
+_LOCK_NAMESPACE = 90_091
+
+Key = tuple[int | None, str]  # (cost center id or None, kind)
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def is_day_closed(day: dt.date) -> bool:
+    """Whether ``day`` lies in a closed chargeback period (never recomputed).
+    No period can be closed yet: the chargeback issue answers this."""
+    return False
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    backend_days: int
+    lines: int
+
+
+def _quantity(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def resolve_cost_center(labels: dict[str, str], mappings: list[UsageMapping]) -> int | None:
+    """The cost center id of the first mapping (by order, then id) whose
+    label the series carries with its value, or None (unmapped)."""
+    for mapping in mappings:
+        if labels.get(mapping.label) == mapping.value:
+            return mapping.cost_center_id
+    return None
+
+
+class _ShadowHours:
+    """Which pilot was in a shadow phase at which hour."""
+
+    def __init__(self, pilot_ids: Collection[int]) -> None:
+        self.spans: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+        self.cost_center: dict[int, int] = {}
+        if not pilot_ids:
+            return
+        phases = Phase.objects.filter(
+            pilot_id__in=list(pilot_ids), kind=Phase.Kind.SHADOW, actual_start__isnull=False
+        ).values_list("pilot_id", "actual_start", "actual_end")
+        for pilot_id, start, end in phases:
+            assert start is not None  # filtered above
+            self.spans[pilot_id].append((start, end))
+        self.cost_center = dict(
+            Pilot.objects.filter(pk__in=list(pilot_ids)).values_list("pk", "cost_center__pk")
+        )
+
+    def shadow_cost_center(self, pilot_id: int, hour: dt.datetime) -> int | None:
+        """The pilot's cost center when its shadow phase covered ``hour``."""
+        for start, end in self.spans.get(pilot_id, ()):
+            if start <= hour and (end is None or hour < end):
+                return self.cost_center.get(pilot_id)
+        return None
+
+
+def _model_for(models: list[CostModel], starts: list[dt.date], day: dt.date) -> CostModel | None:
+    index = bisect.bisect_right(starts, day) - 1
+    return models[index] if index >= 0 else None
+
+
+def allocation_refresh(
+    *, backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> RefreshResult:
+    """Recompute and store the allocation of every open day ``start``..``end``
+    (inclusive; days after today are skipped) of ``backend_ids`` (None: all
+    backends). Idempotent: the stored rows of those backend-days are
+    replaced, so a second run writes the same rows."""
+    end = min(end, utc_today())
+    if start > end:
+        return RefreshResult(0, 0)
+    backends = Backend.objects.order_by("pk")
+    if backend_ids is not None:
+        backends = backends.filter(pk__in=list(backend_ids))
+    devices = dict(backends.values_list("pk", "device_count"))
+    ids = sorted(devices)
+    if not ids:
+        return RefreshResult(0, 0)
+
+    models: dict[int, list[CostModel]] = defaultdict(list)
+    for model in CostModel.objects.filter(backend_id__in=ids, effective_from__lte=end).order_by(
+        "backend_id", "effective_from"
+    ):
+        models[model.backend_id].append(model)
+    mappings = list(UsageMapping.objects.order_by("order", "id"))
+    codes = dict(CostCenter.objects.values_list("pk", "code"))
+    platform = CostCenter.objects.filter(is_platform=True).values_list("pk", flat=True).first()
+
+    series, day_rows, hour_rows = metrics_selectors.usage_series(
+        backend_ids=ids, start=start, end=end
+    )
+    figures = metrics_selectors.backend_day_figures(backend_ids=ids, start=start, end=end)
+    shadow = _ShadowHours({s.pilot_id for s in series.values() if s.pilot_id is not None})
+
+    # (backend, day) -> key -> quantity name -> amount
+    usage: dict[tuple[int, dt.date], dict[Key, dict[str, Decimal]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(Decimal))
+    )
+    mapped: dict[int, Key] = {}
+
+    def normal_key(info: SeriesUsage) -> Key:
+        key = mapped.get(info.series_id)
+        if key is None:
+            center = resolve_cost_center(info.labels, mappings)
+            key = (center, AllocationKind.USAGE) if center else (None, AllocationKind.UNMAPPED)
+            mapped[info.series_id] = key
+        return key
+
+    for sid, day, increase in day_rows:
+        info = series[sid]
+        usage[(info.backend_id, day)][normal_key(info)][info.quantity] += _quantity(increase)
+    for sid, hour, increase in hour_rows:
+        info = series[sid]
+        assert info.pilot_id is not None
+        center = shadow.shadow_cost_center(info.pilot_id, hour)
+        key = (center, AllocationKind.SHADOW) if center else normal_key(info)
+        usage[(info.backend_id, hour.date())][key][info.quantity] += _quantity(increase)
+
+    days_out: list[BackendDay] = []
+    lines_out: list[DailyAllocation] = []
+    refreshed: list[tuple[int, dt.date]] = []
+    for backend_id in ids:
+        history = models.get(backend_id, [])
+        starts = [m.effective_from for m in history]
+        for day in _days(start, end):
+            if is_day_closed(day):
+                continue
+            refreshed.append((backend_id, day))
+            in_effect = _model_for(history, starts, day)
+            if in_effect is None:
+                continue
+            row, lines = _allocate(
+                backend_id=backend_id,
+                device_count=devices[backend_id],
+                day=day,
+                model=in_effect,
+                usage=usage.get((backend_id, day), {}),
+                figures=figures.get((backend_id, day)),
+                codes=codes,
+                platform=platform,
+            )
+            days_out.append(row)
+            lines_out.extend(lines)
+
+    with transaction.atomic():
+        _lock(ids)
+        open_days = sorted({day for _, day in refreshed})
+        for model_class in (DailyAllocation, BackendDay):
+            model_class.objects.filter(backend_id__in=ids, day__in=open_days).delete()
+        BackendDay.objects.bulk_create(days_out, batch_size=2000)
+        DailyAllocation.objects.bulk_create(lines_out, batch_size=5000)
+    return RefreshResult(len(days_out), len(lines_out))
+
+
+def _lock(backend_ids: list[int]) -> None:
+    """Two refreshes of one backend (an import and a cost-model change at
+    once) would each delete the other's fresh rows and insert theirs: a
+    unique violation, or rows from two different readings. An advisory lock
+    per backend, taken in id order (no deadlock), serializes them; SQLite
+    has a single writer anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for backend_id in backend_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
+
+
+def _allocate(
+    *,
+    backend_id: int,
+    device_count: int,
+    day: dt.date,
+    model: CostModel,
+    usage: dict[Key, dict[str, Decimal]],
+    figures: metrics_selectors.BackendDayFigures | None,
+    codes: dict[int, str],
+    platform: int | None,
+) -> tuple[BackendDay, list[DailyAllocation]]:
+    energy = None if figures is None else figures.energy_joules
+    energy_joules = None if energy is None else _quantity(energy)
+    priced = day_cost(
+        model.figures(), day=day, device_count=device_count, energy_joules=energy_joules
+    )
+    # Stored at 12 places: the lines are apportioned onto the stored cost,
+    # so they add up to it exactly.
+    cost = priced.amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+    def basis_of(quantities: dict[str, Decimal]) -> Decimal:
+        if model.basis == AllocationBasis.GENERATED_TOKENS:
+            return quantities.get("generated_tokens", _ZERO)
+        if model.basis == AllocationBasis.REQUESTS:
+            return quantities.get("requests", _ZERO)
+        return EXACT_CONTEXT.add(
+            quantities.get("prompt_tokens", _ZERO), quantities.get("generated_tokens", _ZERO)
+        )
+
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    basis: dict[Key, Decimal] = {}
+    for key, quantities in usage.items():
+        for name, amount in quantities.items():
+            totals[name] += amount
+        basis[key] = basis_of(quantities)
+    total_tokens = totals["prompt_tokens"] + totals["generated_tokens"]
+    capacity = model.capacity_tokens_per_second
+    split = allocate_day(
+        cost=cost,
+        usage=basis,
+        total_tokens=total_tokens,
+        capacity_tokens_per_second=capacity,
+        idle_policy="platform" if model.idle_policy == "platform" else "share",
+        tie_key=lambda key: (codes.get(key[0], "") if key[0] else "", key[1]),
+        places=AMOUNT_PLACES,
+    )
+    lines = [
+        DailyAllocation(
+            day=day,
+            backend_id=backend_id,
+            cost_center_id=center,
+            kind=kind,
+            quantity=basis[(center, kind)],
+            amount=amount,
+        )
+        for (center, kind), amount in split.lines.items()
+        if amount or basis[(center, kind)]
+    ]
+    if split.idle:
+        lines.append(
+            DailyAllocation(
+                day=day,
+                backend_id=backend_id,
+                cost_center_id=platform,
+                kind=AllocationKind.IDLE,
+                quantity=None,
+                amount=split.idle,
+            )
+        )
+    buckets = None if figures is None else figures.latency_buckets
+    row = BackendDay(
+        day=day,
+        backend_id=backend_id,
+        cost_model=model,
+        cost=cost,
+        rental=priced.rental.quantize(_AMOUNT_QUANTUM),
+        amortization=priced.amortization.quantize(_AMOUNT_QUANTUM),
+        opex=priced.opex.quantize(_AMOUNT_QUANTUM),
+        power=priced.power.quantize(_AMOUNT_QUANTUM),
+        power_source=priced.power_source or "",
+        energy_joules=energy_joules,
+        energy_kwh=None
+        if priced.energy_kwh is None
+        else priced.energy_kwh.quantize(_AMOUNT_QUANTUM),
+        utilization=split.utilization.quantize(_AMOUNT_QUANTUM),
+        idle_policy=model.idle_policy,
+        basis=model.basis,
+        basis_total=sum(basis.values(), _ZERO),
+        capacity_tokens=None if capacity is None else capacity * _SECONDS_PER_DAY,
+        capacity_tokens_per_second=capacity,
+        output_token_weight=model.output_token_weight,
+        latency_objective_seconds=model.latency_objective_seconds,
+        prompt_tokens=totals["prompt_tokens"],
+        generated_tokens=totals["generated_tokens"],
+        requests=totals["requests"],
+        prefill_seconds=None
+        if figures is None or figures.prefill_seconds is None
+        else _quantity(figures.prefill_seconds),
+        decode_seconds=None
+        if figures is None or figures.decode_seconds is None
+        else _quantity(figures.decode_seconds),
+        latency_buckets={}
+        if not buckets
+        else {("+Inf" if le == float("inf") else repr(le)): count for le, count in buckets.items()},
+    )
+    return row, lines
+
+
+def allocation_refresh_later(
+    *, backend_ids: Collection[int] | None, start: dt.date, end: dt.date
+) -> None:
+    """Enqueue a refresh after the current transaction commits (the write
+    that made it necessary must be visible to the worker)."""
+    ids = None if backend_ids is None else sorted(set(backend_ids))
+    first, last = start.isoformat(), end.isoformat()
+
+    def enqueue() -> None:
+        from costs.tasks import refresh_allocation
+
+        refresh_allocation.delay(ids, first, last)
+
+    transaction.on_commit(enqueue)
