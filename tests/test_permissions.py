@@ -120,7 +120,6 @@ EXPECTATIONS: dict[str, Access] = {
     "bill-mapping-create": Access(roles=COSTS_WRITERS),
     "bill-mapping-edit": Access(roles=COSTS_WRITERS),
     "bill-mapping-delete": Access(roles=COSTS_WRITERS, post_only=True),
-
     # costs
     "unmapped-map": Access(roles=frozenset({Role.FINANCE, Role.ADMIN}), post_only=True),
     "costs-pilot-panel": Access(fragment=True),
@@ -236,7 +235,6 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "format": lambda w: "json",
     "bill_pk": lambda w: w.bill_import.pk,
     "mapping_pk": lambda w: w.bill_mapping.pk,
-
     "code": lambda w: w.cost_center.code,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
@@ -246,7 +244,6 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
     "api-bill-detail": {"pk": lambda w: w.bill_import.pk},
     "api-bill-mapping-detail": {"pk": lambda w: w.bill_mapping.pk},
-
     "api-cost-model-detail": {"pk": lambda w: w.cost_model.pk},
     "api-usage-mapping-detail": {"pk": lambda w: w.usage_mapping.pk},
 }
