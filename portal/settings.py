@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "PilotStatusEnum": "pilots.models.Pilot.Status",
         "PhaseStatusEnum": "pilots.models.Phase.Status",
         "ImportFormatEnum": "metrics.models.ImportJob.Format",
+        "RiskLevelEnum": "pilots.models.RiskLevel",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",

@@ -23,6 +23,7 @@ from pilots.models import (
     RaciActivity,
     RaciAssignment,
     ReadinessAnswer,
+    Site,
     Vendor,
 )
 
@@ -59,6 +60,15 @@ class VendorFactory(DjangoModelFactory[Vendor]):
     slug = Sequence(lambda n: f"vendor-{n}")
 
 
+class SiteFactory(DjangoModelFactory[Site]):
+    class Meta:
+        model = Site
+        django_get_or_create = ("slug",)
+
+    slug = "dc-1"
+    name = LazyAttribute(lambda s: s.slug)
+
+
 class BackendFactory(DjangoModelFactory[Backend]):
     class Meta:
         model = Backend
@@ -70,7 +80,7 @@ class BackendFactory(DjangoModelFactory[Backend]):
     vendor = SubFactory(VendorFactory)
     device_model = "H100 SXM"
     device_count = 8
-    site = "dc-1"
+    site = SubFactory(SiteFactory)
     region = "eu-west"
 
 
