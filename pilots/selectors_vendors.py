@@ -177,8 +177,10 @@ def contracts_near_notice(
 def stock_list() -> QuerySet[StockLevel]:
     """Stock rows with their part, site and on-hand (the ledger's sum), in
     one query."""
-    return StockLevel.objects.select_related("part__vendor", "site").annotate(
-        on_hand=Coalesce(Sum("movements__delta"), 0)
+    return (
+        StockLevel.objects.select_related("part__vendor", "site")
+        .annotate(on_hand=Coalesce(Sum("movements__delta"), 0))
+        .order_by("site__name", "part__part_number")
     )
 
 

@@ -108,6 +108,8 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # vendors, contracts, incidents and spares (issue 12)
+    "api-movement-reverse": POST_ONLY,
 }
 
 
@@ -166,6 +168,54 @@ class World:
         )
 
 
+    # Vendors, contracts, incidents and spares (issue 12).
+    @cached_property
+    def contract(self) -> Any:
+        from pilots.models import Contract
+
+        contract = Contract.objects.create(
+            vendor=self.vendor, start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31)
+        )
+        contract.backends.set([self.backend])
+        return contract
+
+    @cached_property
+    def incident(self) -> Any:
+        from pilots.models import Incident
+
+        return Incident.objects.create(
+            contract=self.contract, kind="support_request", opened_at=timezone.now()
+        )
+
+    @cached_property
+    def part(self) -> Any:
+        from pilots.models import Part
+
+        return Part.objects.create(
+            vendor=self.vendor, part_number="ZX-100", annual_failure_rate="0.1"
+        )
+
+    @cached_property
+    def stock(self) -> Any:
+        from pilots.models import StockLevel
+
+        return StockLevel.objects.create(part=self.part, site=self.backend.site)
+
+    @cached_property
+    def unit(self) -> Any:
+        from pilots.models import Unit
+
+        return Unit.objects.create(serial="SN-1", part=self.part, site=self.backend.site)
+
+    @cached_property
+    def movement(self) -> Any:
+        from pilots.models import StockMovement
+
+        return StockMovement.objects.create(
+            stock=self.stock, kind="received", quantity=1, delta=1
+        )
+
+
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
 KWARGS: dict[str, Callable[[World], Any]] = {
@@ -184,6 +234,16 @@ KWARGS: dict[str, Callable[[World], Any]] = {
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
+    "api-vendor-compliance": {"slug": lambda w: w.vendor.slug},
+    "api-contract-detail": {"pk": lambda w: w.contract.pk},
+    "api-contract-compliance": {"pk": lambda w: w.contract.pk},
+    "api-incident-detail": {"pk": lambda w: w.incident.pk},
+    "api-site-detail": {"slug": lambda w: w.backend.site.slug},
+    "api-part-detail": {"part_number": lambda w: w.part.part_number},
+    "api-stock-detail": {"pk": lambda w: w.stock.pk},
+    "api-unit-detail": {"serial": lambda w: w.unit.serial},
+    "api-movement-detail": {"pk": lambda w: w.movement.pk},
+    "api-movement-reverse": {"pk": lambda w: w.movement.pk},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
