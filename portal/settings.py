@@ -275,6 +275,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
 }
+# Vendors and red flags (issue 12): daily; both are idempotent.
+CELERY_BEAT_SCHEDULE["evaluate-red-flags-daily"] = {
+    "task": "reviews.evaluate_red_flags",
+    "schedule": 86400.0,
+}
+CELERY_BEAT_SCHEDULE["contract-notice-reminders-daily"] = {
+    "task": "pilots.contract_notice_reminders",
+    "schedule": 86400.0,
+}
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

@@ -58,6 +58,9 @@ PILOT_WRITERS = frozenset({Role.PROGRAM_MANAGER, Role.ADMIN})
 # Metrics uploads: the pilot team pushes evidence; PMs and admins may too.
 METRICS_UPLOADERS = frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN})
 
+# Vendors, contracts, incidents and stock: procurement and platform admins.
+VENDOR_WRITERS = frozenset({Role.PROCUREMENT, Role.ADMIN})
+
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
 
@@ -110,6 +113,14 @@ EXPECTATIONS: dict[str, Access] = {
     "metrics-pilot-panel": Access(fragment=True),
     # vendors, contracts, incidents and spares (issue 12)
     "api-movement-reverse": POST_ONLY,
+    "vendor-edit": Access(roles=VENDOR_WRITERS),
+    "contract-create": Access(roles=VENDOR_WRITERS),
+    "contract-edit": Access(roles=VENDOR_WRITERS),
+    "incident-create": Access(roles=VENDOR_WRITERS),
+    "incident-edit": Access(roles=VENDOR_WRITERS),
+    "movement-create": Access(roles=VENDOR_WRITERS),
+    "red-flag-pilot-panel": Access(fragment=True),
+    "red-flag-summary-panel": Access(fragment=True),
 }
 
 
@@ -167,7 +178,6 @@ class World:
             scrape_time=timezone.now() - dt.timedelta(hours=1),
         )
 
-
     # Vendors, contracts, incidents and spares (issue 12).
     @cached_property
     def contract(self) -> Any:
@@ -211,8 +221,24 @@ class World:
     def movement(self) -> Any:
         from pilots.models import StockMovement
 
-        return StockMovement.objects.create(
-            stock=self.stock, kind="received", quantity=1, delta=1
+        return StockMovement.objects.create(stock=self.stock, kind="received", quantity=1, delta=1)
+
+
+    @cached_property
+    def red_flag(self) -> Any:
+        from django.contrib.contenttypes.models import ContentType
+
+        from reviews.models import RedFlag
+
+        return RedFlag.objects.create(
+            kind="contract_ending",
+            severity="medium",
+            pilot=self.pilot,
+            source_type=ContentType.objects.get_for_model(type(self.contract)),
+            source_id=str(self.contract.pk),
+            source_label="probe",
+            detail="probe",
+            raised_at=timezone.now(),
         )
 
 
@@ -231,6 +257,9 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
     "format": lambda w: "json",
+    "vendor_slug": lambda w: w.vendor.slug,
+    "contract_pk": lambda w: w.contract.pk,
+    "incident_pk": lambda w: w.incident.pk,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
@@ -244,6 +273,7 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-unit-detail": {"serial": lambda w: w.unit.serial},
     "api-movement-detail": {"pk": lambda w: w.movement.pk},
     "api-movement-reverse": {"pk": lambda w: w.movement.pk},
+    "api-red-flag-detail": {"pk": lambda w: w.red_flag.pk},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},

@@ -7,9 +7,11 @@ ChangeRecord and, after commit, tells the red flags what changed
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,12 +20,15 @@ from pilots.services._common import DomainError
 from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, acting_user, record_change, snapshot
 from portal.models import ChangeRecord
+from portal.notifications import notify
+from portal.roles import Role
 
 __all__ = [
     "CONTRACT_FIELDS",
     "INCIDENT_FIELDS",
     "RISK_FIELDS",
     "contract_create",
+    "contract_notice_reminders",
     "contract_update",
     "incident_create",
     "incident_update",
@@ -252,3 +257,25 @@ def incident_update(
         backend_ids=_incident_backend_ids(incident, [*old, *new]), sender=Incident
     )
     return incident
+
+
+def contract_notice_reminders(*, today: dt.date) -> int:
+    """Tell procurement by email about each contract whose notice date falls
+    in the next 90 days: once per contract and notice date (the key), so
+    the daily job may run any number of times. Returns the messages owed."""
+    from pilots.selectors_vendors import NOTICE_HORIZON_DAYS, contracts_near_notice
+
+    recipients = list(
+        get_user_model().objects.filter(groups__name=Role.PROCUREMENT, is_active=True)
+    )
+    sent = 0
+    for contract in contracts_near_notice(today=today, days=NOTICE_HORIZON_DAYS):
+        created = notify(
+            key=f"contract-notice:{contract.pk}:{contract.notice_date.isoformat()}",
+            kind="contract_notice",
+            recipients=recipients,
+            template="contract_notice",
+            context={"contract": contract, "days_left": (contract.notice_date - today).days},
+        )
+        sent += created is not None
+    return sent
