@@ -223,7 +223,6 @@ class World:
 
         return StockMovement.objects.create(stock=self.stock, kind="received", quantity=1, delta=1)
 
-
     @cached_property
     def red_flag(self) -> Any:
         from django.contrib.contenttypes.models import ContentType
