@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pilots import selectors_vendors as sel
+from pilots import sla
 from pilots.charts_vendors import compliance_figure
 from pilots.csv_export import csv_response
 from pilots.forms_vendors import ContractForm, IncidentForm, MovementForm, VendorRiskForm
@@ -98,8 +99,8 @@ def vendor_detail(request: HttpRequest, vendor_slug: str) -> HttpResponse:
             contracts=contracts,
             incidents=incidents,
             assessed=assessed,
-            first=sel.sla.month_label(months[0]),
-            last=sel.sla.month_label(months[-1]),
+            first=sla.month_label(months[0]),
+            last=sla.month_label(months[-1]),
         ),
     )
 
@@ -133,7 +134,7 @@ def vendor_edit(request: HttpRequest, vendor_slug: str) -> HttpResponse:
     )
 
 
-def _compliance_rows(report: sel.sla.ComplianceReport) -> list[list[Any]]:
+def _compliance_rows(report: sla.ComplianceReport) -> list[list[Any]]:
     rows: list[list[Any]] = [
         [
             m.month,

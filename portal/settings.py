@@ -240,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         "PhaseStatusEnum": "pilots.models.Phase.Status",
         "ImportFormatEnum": "metrics.models.ImportJob.Format",
         "RiskLevelEnum": "pilots.models.RiskLevel",
+        # Part criticality and red-flag severity share low/medium/high/critical.
+        "SeverityEnum": "pilots.models.Criticality",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",

@@ -48,6 +48,7 @@ WRITE_CAPABILITIES = {
     "reverse": VENDORS_WRITE,
 }
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
+WRITERS_ONLY = "Procurement and platform admins only; recorded in the change log."
 
 
 class _ServiceViewSet(viewsets.ModelViewSet[Any]):
@@ -78,11 +79,20 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List sites"),
+    list=extend_schema(summary="List sites", description="List sites. Every role may read."),
     retrieve=extend_schema(summary="Get a site", description="One site, by slug."),
-    create=extend_schema(summary="Add a site"),
-    update=extend_schema(summary="Replace a site"),
-    partial_update=extend_schema(summary="Rename a site"),
+    create=extend_schema(
+        summary="Add a site",
+        description="Add a site. " + WRITERS_ONLY,
+    ),
+    update=extend_schema(
+        summary="Replace a site",
+        description="Replace a site. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Rename a site",
+        description="Rename a site. " + WRITERS_ONLY,
+    ),
 )
 class SiteViewSet(_ServiceViewSet):
     queryset = Site.objects.all()
@@ -119,9 +129,18 @@ class PartSerializer(serializers.ModelSerializer[Part]):
 @extend_schema_view(
     list=extend_schema(summary="List parts", description="Filter by vendor slug, criticality."),
     retrieve=extend_schema(summary="Get a part", description="One part, by part number."),
-    create=extend_schema(summary="Add a part"),
-    update=extend_schema(summary="Replace a part"),
-    partial_update=extend_schema(summary="Change a part"),
+    create=extend_schema(
+        summary="Add a part",
+        description="Add a part. " + WRITERS_ONLY,
+    ),
+    update=extend_schema(
+        summary="Replace a part",
+        description="Replace a part. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Change a part",
+        description="Change a part. " + WRITERS_ONLY,
+    ),
 )
 class PartViewSet(_ServiceViewSet):
     queryset = Part.objects.select_related("vendor")
@@ -177,10 +196,18 @@ class StockSerializer(serializers.ModelSerializer[StockLevel]):
         description="One row per part and site, with on_hand (the ledger's sum). "
         "Filter by site slug, part number, criticality.",
     ),
-    retrieve=extend_schema(summary="Get a stock row"),
+    retrieve=extend_schema(
+        summary="Get a stock row", description="Get a stock row. Every role may read."
+    ),
     create=extend_schema(summary="Add a stock row", description="part and site are required."),
-    update=extend_schema(summary="Replace a stock row's settings"),
-    partial_update=extend_schema(summary="Change reorder point, lead time or repair partner"),
+    update=extend_schema(
+        summary="Replace a stock row's settings",
+        description="Replace a stock row's settings. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Change reorder point, lead time or repair partner",
+        description="Change reorder point, lead time or repair partner. " + WRITERS_ONLY,
+    ),
 )
 class StockViewSet(_ServiceViewSet):
     queryset = stock_list()
@@ -220,9 +247,18 @@ class UnitSerializer(serializers.ModelSerializer[Unit]):
         summary="List units", description="Filter by site, part number, backend, status."
     ),
     retrieve=extend_schema(summary="Get a unit", description="One unit, by serial."),
-    create=extend_schema(summary="Add a unit"),
-    update=extend_schema(summary="Replace a unit"),
-    partial_update=extend_schema(summary="Move, re-flash or retire a unit"),
+    create=extend_schema(
+        summary="Add a unit",
+        description="Add a unit. " + WRITERS_ONLY,
+    ),
+    update=extend_schema(
+        summary="Replace a unit",
+        description="Replace a unit. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Move, re-flash or retire a unit",
+        description="Move, re-flash or retire a unit. " + WRITERS_ONLY,
+    ),
 )
 class UnitViewSet(_ServiceViewSet):
     queryset = Unit.objects.select_related("part", "site", "backend")
@@ -259,8 +295,12 @@ class MovementSerializer(serializers.ModelSerializer[StockMovement]):
         allow_null=True,
         help_text="A transfer's destination (on input); its other site (on output).",
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    reverses = serializers.PrimaryKeyRelatedField(read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    reverses: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
 
     class Meta:
         model = StockMovement
@@ -295,7 +335,9 @@ def _conflict(error: spares.InsufficientStock) -> Response:
         summary="List stock movements",
         description="The ledger, newest first. Filter by site slug, part number, kind.",
     ),
-    retrieve=extend_schema(summary="Get a movement"),
+    retrieve=extend_schema(
+        summary="Get a movement", description="Get a movement. Every role may read."
+    ),
     create=extend_schema(
         summary="Record a stock movement",
         description=(

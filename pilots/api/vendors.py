@@ -52,6 +52,7 @@ WRITE_CAPABILITIES = {
     "partial_update": VENDORS_WRITE,
 }
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
+WRITERS_ONLY = "Procurement and platform admins only; recorded in the change log."
 
 
 def _user_field() -> serializers.SlugRelatedField[Any]:
@@ -160,7 +161,10 @@ def _compliance_response(report: sla.ComplianceReport) -> Response:
     list=extend_schema(summary="List vendors", description="Vendors by name; search: name, slug."),
     retrieve=extend_schema(summary="Get a vendor", description="One vendor, by slug."),
     create=extend_schema(summary="Add a vendor", description="Procurement and admins."),
-    update=extend_schema(summary="Replace a vendor's details"),
+    update=extend_schema(
+        summary="Replace a vendor's details",
+        description="Replace a vendor's details. " + WRITERS_ONLY,
+    ),
     partial_update=extend_schema(
         summary="Change a vendor's details or risk assessment",
         description="Each risk answer that changes is stamped with who and when.",
@@ -266,10 +270,18 @@ class ContractSerializer(serializers.ModelSerializer[Contract]):
         description="Soonest end first. Filter by vendor slug, covered backend slug, "
         "fee period, auto-renewal, end dates.",
     ),
-    retrieve=extend_schema(summary="Get a contract"),
+    retrieve=extend_schema(
+        summary="Get a contract", description="Get a contract. Every role may read."
+    ),
     create=extend_schema(summary="Add a contract", description="Procurement and admins."),
-    update=extend_schema(summary="Replace a contract's terms"),
-    partial_update=extend_schema(summary="Change a contract's terms"),
+    update=extend_schema(
+        summary="Replace a contract's terms",
+        description="Replace a contract's terms. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Change a contract's terms",
+        description="Change a contract's terms. " + WRITERS_ONLY,
+    ),
 )
 class ContractViewSet(viewsets.ModelViewSet[Contract]):
     queryset = contracts_list()
@@ -373,7 +385,9 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
         summary="List incidents",
         description="Newest first. Filter by contract id, vendor slug, kind, open, external_ref.",
     ),
-    retrieve=extend_schema(summary="Get an incident"),
+    retrieve=extend_schema(
+        summary="Get an incident", description="Get an incident. Every role may read."
+    ),
     create=extend_schema(
         summary="Record an incident",
         description=(
@@ -382,8 +396,14 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
             "applied), outage (opened = start, resolved = end; backends affected)."
         ),
     ),
-    update=extend_schema(summary="Replace an incident"),
-    partial_update=extend_schema(summary="Change an incident (e.g. resolve it)"),
+    update=extend_schema(
+        summary="Replace an incident",
+        description="Replace an incident. " + WRITERS_ONLY,
+    ),
+    partial_update=extend_schema(
+        summary="Change an incident (e.g. resolve it)",
+        description="Change an incident (e.g. resolve it). " + WRITERS_ONLY,
+    ),
 )
 class IncidentViewSet(viewsets.ModelViewSet[Incident]):
     queryset = incidents_list()

@@ -44,7 +44,9 @@ class RedFlagSerializer(serializers.ModelSerializer[RedFlag]):
         description="Newest first. Filter by pilot id, candidate backend slug, kind, "
         "severity and open (true/false).",
     ),
-    retrieve=extend_schema(summary="Get a red flag"),
+    retrieve=extend_schema(
+        summary="Get a red flag", description="Get a red flag. Every role may read."
+    ),
 )
 class RedFlagViewSet(viewsets.ReadOnlyModelViewSet[RedFlag]):
     queryset = red_flag_list()

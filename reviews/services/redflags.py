@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
@@ -239,11 +239,10 @@ def findings(pilot: Pilot, *, now: dt.datetime) -> list[Finding]:
     ]
 
 
-def _pm_recipients(pilot: Pilot) -> list[object]:
+def _pm_recipients(pilot: Pilot) -> list[User]:
     if pilot.created_by is not None and pilot.created_by.is_active:
         return [pilot.created_by]
-    user_model = get_user_model()
-    return list(user_model.objects.filter(groups__name=Role.PROGRAM_MANAGER, is_active=True))
+    return list(User.objects.filter(groups__name=Role.PROGRAM_MANAGER, is_active=True))
 
 
 def _raise(pilot: Pilot, finding: Finding, now: dt.datetime) -> RedFlag | None:

@@ -5,6 +5,7 @@ PostgreSQL), and the Poisson standby count per backend."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,9 +27,9 @@ def post(client: Any, name: str, body: dict[str, Any]) -> Any:
 
 @pytest.fixture
 def world() -> dict[str, Any]:
-    vendor = VendorFactory(slug="nvidia")
-    site = SiteFactory(slug="ams", name="Amsterdam")
-    backend = BackendFactory(slug="h100", vendor=vendor, site=site)
+    vendor = VendorFactory.create(slug="nvidia")
+    site = SiteFactory.create(slug="ams", name="Amsterdam")
+    backend = BackendFactory.create(slug="h100", vendor=vendor, site=site)
     part = Part.objects.create(
         vendor=vendor, part_number="GPU-H100", annual_failure_rate="0.5", criticality="critical"
     )
@@ -89,7 +90,7 @@ def test_on_hand_is_read_only(as_user, procurement, world):
 
 def test_unit_in_service_needs_a_backend_at_its_site(as_user, procurement, world):
     client = as_user(procurement)
-    SiteFactory(slug="fra", name="Frankfurt")
+    SiteFactory.create(slug="fra", name="Frankfurt")
     no_backend = {"serial": "X1", "part": "GPU-H100", "site": "ams", "status": "in_service"}
     assert post(client, "api-unit-list", no_backend).status_code == 400
     elsewhere = {**no_backend, "site": "fra", "backend": "h100"}
@@ -125,7 +126,7 @@ def test_movement_refused_with_409_saying_why_and_on_hand(as_user, procurement, 
 
 def test_transfer_moves_between_sites_and_reversal_undoes(as_user, procurement, world):
     client = as_user(procurement)
-    SiteFactory(slug="fra", name="Frankfurt")
+    SiteFactory.create(slug="fra", name="Frankfurt")
     post(
         client,
         "api-movement-list",
@@ -276,7 +277,10 @@ def test_a_covering_contracts_shorter_replacement_time_wins(as_user, pm, world):
     _fleet(world, 10)
     StockLevel.objects.create(part=world["part"], site=world["site"], lead_time_days=30)
     contract = Contract.objects.create(
-        vendor=world["vendor"], start="2026-01-01", end="2026-12-31", replacement_hours=48
+        vendor=world["vendor"],
+        start="2026-01-01",
+        end="2026-12-31",
+        replacement_hours=Decimal("48"),
     )
     contract.backends.set([world["backend"]])
 
@@ -322,7 +326,11 @@ def test_unit_and_movement_lists_query_counts_are_flat(
     _fleet(world, 6)
     for _ in range(4):
         spares.movement_record(
-            actor=UserFactory(), part=world["part"], site=world["site"], kind="received", quantity=1
+            actor=UserFactory.create(),
+            part=world["part"],
+            site=world["site"],
+            kind="received",
+            quantity=1,
         )
     client = as_user(pm)
     client.get(reverse("api-unit-list"))

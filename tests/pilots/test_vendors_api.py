@@ -43,12 +43,12 @@ def t(day: int, hour: int = 0, minute: int = 0) -> str:
 
 @pytest.fixture
 def vendor() -> Any:
-    return VendorFactory(slug="cerebras", name="Cerebras")
+    return VendorFactory.create(slug="cerebras", name="Cerebras")
 
 
 @pytest.fixture
 def backend(vendor: Any) -> Any:
-    return BackendFactory(slug="wse-3", vendor=vendor)
+    return BackendFactory.create(slug="wse-3", vendor=vendor)
 
 
 def contract_body(**overrides: Any) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def test_admin_writes_too(as_user, admin_user, backend):
 
 
 def _incidents(client: Any, contract_id: int) -> None:
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         # Due 14:00; resolved 13:00: met.
         {"kind": "rma", "opened_at": t(2, 10), "resolved_at": t(2, 13), "unit_serial": "A"},
         # Due 14:00; resolved 16:30: 2.5 h late = 3 started hours, breached.
@@ -245,7 +245,7 @@ def test_bad_months_name_the_parameter(as_user, pm, backend, query, field):
 
 def test_outage_backends_must_be_covered(as_user, procurement, backend):
     client = as_user(procurement)
-    other = BackendFactory(slug="elsewhere")
+    other = BackendFactory.create(slug="elsewhere")
     contract_id = post(client, "api-contract-list", contract_body()).json()["id"]
     response = post(
         client,
@@ -314,7 +314,7 @@ def test_contract_list_query_count_is_flat(as_user, pm, backend, django_assert_n
             end=dt.date(2026, 12, 1 + n),
             fee=Decimal("1"),
         )
-        contract.backends.set([backend, BackendFactory()])
+        contract.backends.set([backend, BackendFactory.create()])
     client = as_user(pm)
     client.get(reverse("api-contract-list"))  # warm the session and roles
     # 1 session, 2 user, 3 user's groups (roles), 4 count, 5 contracts with

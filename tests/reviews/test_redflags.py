@@ -26,10 +26,10 @@ NOW = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
 
 @pytest.fixture
 def world(pm: Any) -> dict[str, Any]:
-    vendor = VendorFactory(slug="cerebras")
-    site = SiteFactory(slug="ams", name="Amsterdam")
-    backend = BackendFactory(slug="wse-3", vendor=vendor, site=site)
-    pilot = PilotFactory(
+    vendor = VendorFactory.create(slug="cerebras")
+    site = SiteFactory.create(slug="ams", name="Amsterdam")
+    backend = BackendFactory.create(slug="wse-3", vendor=vendor, site=site)
+    pilot = PilotFactory.create(
         name="Canary pilot",
         candidate_backend=backend,
         target_start=dt.date(2026, 1, 5),
