@@ -54,6 +54,12 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(sites_from_names, names_from_sites),
+        # A default only so that unapplying can re-add the column to filled rows.
+        migrations.AlterField(
+            model_name="backend",
+            name="site",
+            field=models.CharField(max_length=100, default=""),
+        ),
         migrations.RemoveField(model_name="backend", name="site"),
         migrations.RenameField(model_name="backend", old_name="site_ref", new_name="site"),
         migrations.AlterField(
