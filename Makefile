@@ -23,6 +23,7 @@ install: $(STAMP)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_vendors
 	$(PY) manage.py seed_demo_metrics
 	$(PY) manage.py seed_demo_costs
 	@echo ""

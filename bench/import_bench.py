@@ -345,7 +345,7 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
     from metrics.models import ImportJob
     from metrics.services import import_job_create
     from metrics.tasks import run_import_job
-    from pilots.models import Backend, Vendor
+    from pilots.models import Backend, Site, Vendor
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
     vendor, _ = Vendor.objects.get_or_create(name="Bench vendor", slug="bench-vendor")
@@ -357,7 +357,7 @@ def child_import(path: str, fmt: str, backend_slug: str) -> dict[str, Any]:
             "vendor": vendor,
             "device_model": "bench",
             "device_count": GPUS,
-            "site": "bench",
+            "site": Site.objects.get_or_create(slug="bench", defaults={"name": "bench"})[0],
             "region": "bench",
         },
     )

@@ -73,8 +73,8 @@ class BackendAdmin(ServiceAdmin):
         "is_active",
     ]
     list_filter = ["kind", "vendor", "region", "is_active"]
-    search_fields = ["name", "slug", "device_model", "site"]
-    list_select_related = ["vendor"]
+    search_fields = ["name", "slug", "device_model", "site__name"]
+    list_select_related = ["vendor", "site"]
     prepopulated_fields = {"slug": ["name"]}
 
     def service_create(self, request: HttpRequest, data: dict[str, Any]) -> Backend:

@@ -3,6 +3,7 @@ criteria, RACI and the readiness checklist (DESIGN.md, "Domain")."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,9 +11,20 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from pilots import sla
+
+
+class RiskLevel(models.TextChoices):
+    """How a vendor risk answer rates: the roadmap confidence, business health."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
 
 class Vendor(models.Model):
-    """A hardware or cloud vendor. Contracts and SLAs attach here later."""
+    """A hardware or cloud vendor, with its support contacts and risk
+    assessment. Contracts (with SLA terms) and parts attach to it."""
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
@@ -21,6 +33,39 @@ class Vendor(models.Model):
     risk_notes = models.TextField(
         blank=True, help_text="Roadmap, business health, escrowed source, multi-vendor fallback."
     )
+    # Risk assessment (issue 12, §1): each answer says who gave it and when,
+    # stamped by the vendor services when the answer changes.
+    support_contacts = models.TextField(
+        blank=True, help_text="Support desk, escalation contacts and hours, one per line."
+    )
+    roadmap_confidence = models.CharField(
+        max_length=10, choices=RiskLevel.choices, blank=True, help_text="Confidence in the roadmap."
+    )
+    roadmap_confidence_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    roadmap_confidence_assessed_at = models.DateTimeField(null=True, blank=True)
+    business_health = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
+    business_health_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    business_health_assessed_at = models.DateTimeField(null=True, blank=True)
+    escrowed_source = models.BooleanField(null=True, blank=True, help_text="Source in escrow?")
+    escrowed_source_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    escrowed_source_assessed_at = models.DateTimeField(null=True, blank=True)
+    multi_vendor_fallback = models.BooleanField(
+        null=True, blank=True, help_text="Can another vendor take the load?"
+    )
+    multi_vendor_fallback_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    multi_vendor_fallback_assessed_at = models.DateTimeField(null=True, blank=True)
+    risk_notes_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    risk_notes_assessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,7 +98,7 @@ class Backend(models.Model):
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="backends")
     device_model = models.CharField(max_length=100)
     device_count = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    site = models.CharField(max_length=100)
+    site = models.ForeignKey("Site", on_delete=models.PROTECT, related_name="backends")
     region = models.CharField(max_length=50)
     is_active = models.BooleanField(default=True)
     notes = models.TextField(blank=True)
@@ -458,3 +503,398 @@ class ReadinessAnswer(models.Model):
 
     def audit_scope(self) -> str:
         return self.pilot.audit_scope()
+
+
+# ---------------------------------------------------------------------------
+# Vendors' contracts and SLA incidents, sites and spares (issue 12). The
+# calculators are pilots/sla.py and pilots/spares_model.py; these models only
+# hold what they read.
+# ---------------------------------------------------------------------------
+
+
+class Site(models.Model):
+    """A data center or lab where backends run and spares are shelved."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FeePeriod(models.TextChoices):
+    """``Contract.FeePeriod``; values as ``pilots.sla.FeePeriod``."""
+
+    MONTHLY = "monthly", "Monthly"
+    YEARLY = "yearly", "Yearly"
+    ONE_OFF = "one_off", "One-off"
+
+
+class CreditBasis(models.TextChoices):
+    """``Contract.CreditBasis``; values as ``pilots.sla.CreditBasis``."""
+
+    PER_BREACH = "per_breach", "Per breach"
+    PER_HOUR_LATE = "per_hour_late", "Per started hour late"
+
+
+def _hours_field(label: str) -> models.DecimalField[Decimal | None, Decimal | None]:
+    return models.DecimalField(
+        label,
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+
+
+def _percent_field(label: str) -> models.DecimalField[Decimal | None, Decimal | None]:
+    return models.DecimalField(
+        label,
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+
+
+class Contract(models.Model):
+    """What a vendor promised for some backends, for a fee, between two
+    dates. Every SLA term is optional; a term that is not set measures
+    nothing (``pilots.sla``). Fees are in the reporting currency."""
+
+    FeePeriod = FeePeriod
+    CreditBasis = CreditBasis
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="contracts")
+    reference = models.CharField(max_length=100, blank=True, help_text="e.g. the PO number.")
+    backends = models.ManyToManyField(Backend, blank=True, related_name="contracts")
+    start = models.DateField()
+    end = models.DateField()
+    notice_days = models.PositiveIntegerField(
+        default=0, help_text="Notice to give before the end; the notice date is computed."
+    )
+    auto_renewal = models.BooleanField(default=False)
+    renewal_term_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Length of each automatic renewal."
+    )
+    fee = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    fee_period = models.CharField(max_length=10, choices=FeePeriod.choices, default="monthly")
+    # SLA terms.
+    replacement_hours = _hours_field("hardware replacement time (h)")
+    response_hours = _hours_field("response time (h)")
+    firmware_cadence_days = models.PositiveIntegerField(null=True, blank=True)
+    patch_window_days = models.PositiveIntegerField(
+        "security-patch window (days)", null=True, blank=True
+    )
+    uptime_percent = _percent_field("monthly uptime (%)")
+    support_tier = models.CharField(
+        max_length=40, blank=True, help_text="e.g. 24x7x4, next business day."
+    )
+    credit_percent = _percent_field("service credit (% of the monthly fee)")
+    credit_basis = models.CharField(
+        max_length=15, choices=CreditBasis.choices, default="per_breach"
+    )
+    credit_cap_percent = _percent_field("credit cap (% of the month's fee)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["end", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gte=models.F("start")),
+                name="pilots_contract_end_after_start",
+                violation_error_message="The end cannot be before the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee__gte=0),
+                name="pilots_contract_fee_not_negative",
+                violation_error_message="The fee cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_period__in=FeePeriod.values),
+                name="pilots_contract_fee_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_basis__in=CreditBasis.values),
+                name="pilots_contract_credit_basis_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = self.reference or f"#{self.pk}"
+        return f"{self.vendor.name} contract {label}" if self.vendor_id else label
+
+    @property
+    def notice_date(self) -> dt.date:
+        """The last day notice can be given (``pilots.sla.notice_date``)."""
+        return sla.notice_date(self.end, self.notice_days)
+
+    def sla_terms(self) -> sla.SlaTerms:
+        return sla.SlaTerms(
+            replacement_hours=self.replacement_hours,
+            response_hours=self.response_hours,
+            patch_window_days=self.patch_window_days,
+            uptime_percent=self.uptime_percent,
+            credit_percent=self.credit_percent,
+            credit_basis=sla.CreditBasis(self.credit_basis),
+            credit_cap_percent=self.credit_cap_percent,
+            fee=self.fee,
+            fee_period=sla.FeePeriod(self.fee_period),
+        )
+
+
+class IncidentKind(models.TextChoices):
+    """``Incident.Kind``; values as ``pilots.sla.IncidentKind``."""
+
+    RMA = "rma", "RMA (resolved = unit replaced)"
+    SUPPORT_REQUEST = "support_request", "Support request (resolved = first response)"
+    SECURITY_PATCH = "security_patch", "Security patch (opened = released, resolved = applied)"
+    OUTAGE = "outage", "Outage (opened = start, resolved = end)"
+
+
+class UnitStatus(models.TextChoices):
+    IN_SERVICE = "in_service", "In service"
+    COLD_STANDBY = "cold_standby", "Cold standby"
+    RMA = "rma", "Out for RMA"
+    RETIRED = "retired", "Retired"
+
+
+class Criticality(models.TextChoices):
+    """How much a part matters; the sufficiency table orders and colours by it."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+CRITICALITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+class Part(models.Model):
+    """A field-replaceable part (accelerator board, PSU, optic...), known by
+    its part number."""
+
+    Criticality = Criticality
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="parts")
+    part_number = models.CharField(max_length=80, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    criticality = models.CharField(max_length=10, choices=Criticality.choices, default="medium")
+    unit_cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    annual_failure_rate = models.DecimalField(
+        max_digits=8,
+        decimal_places=5,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Failures per unit and year, e.g. 0.05.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["part_number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(criticality__in=Criticality.values),
+                name="pilots_part_criticality_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_failure_rate__gte=0),
+                name="pilots_part_failure_rate_not_negative",
+                violation_error_message="The failure rate cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.part_number
+
+
+class Incident(models.Model):
+    """Something a contract's SLA measures, entered on a page or pushed by a
+    ticketing or DCIM tool. What opened and resolved mean depends on the
+    kind (see the choices); outages name the backends they took down."""
+
+    Kind = IncidentKind
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=IncidentKind.choices)
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    part = models.ForeignKey(
+        Part, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents"
+    )
+    unit_serial = models.CharField(max_length=100, blank=True)
+    backends = models.ManyToManyField(Backend, blank=True, related_name="incidents")
+    external_ref = models.CharField(
+        max_length=100, blank=True, help_text="The ticket's id in the tool that pushed it."
+    )
+    summary = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("opened_at")),
+                name="pilots_incident_resolved_after_opened",
+                violation_error_message="An incident cannot be resolved before it opened.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=IncidentKind.values), name="pilots_incident_kind_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="pilots_incident_unique_external_ref",
+                violation_error_message="This contract has an incident with this reference.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display().split(' (')[0]} {self.opened_at:%Y-%m-%d}"
+
+    def as_sla_incident(self) -> sla.Incident:
+        return sla.Incident(
+            kind=sla.IncidentKind(self.kind), opened_at=self.opened_at, resolved_at=self.resolved_at
+        )
+
+
+class Unit(models.Model):
+    """One physical unit of a part. The database holds "in service exactly
+    when on a backend"; the unit's site matching its backend's is the
+    service's rule."""
+
+    Status = UnitStatus
+
+    serial = models.CharField(max_length=100, unique=True)
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="units")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="units")
+    status = models.CharField(max_length=15, choices=UnitStatus.choices, default="cold_standby")
+    backend = models.ForeignKey(
+        Backend, on_delete=models.PROTECT, null=True, blank=True, related_name="units"
+    )
+    firmware_version = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["part", "serial"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status="in_service") & Q(backend__isnull=False))
+                | (~Q(status="in_service") & Q(backend__isnull=True)),
+                name="pilots_unit_in_service_on_a_backend",
+                violation_error_message="A unit is on a backend exactly when it is in service.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=UnitStatus.values), name="pilots_unit_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial
+
+
+class StockLevel(models.Model):
+    """The shelf of one part at one site: its reorder point, lead time and
+    repair partner. What is on it is the sum of its movements (never a
+    stored count); movement services lock this row so that sum cannot go
+    negative under concurrent consumption."""
+
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="stock")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="stock")
+    reorder_point = models.PositiveIntegerField(default=0)
+    lead_time_days = models.PositiveIntegerField(null=True, blank=True)
+    repair_partner = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["site", "part"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["part", "site"],
+                name="pilots_stocklevel_one_per_part_and_site",
+                violation_error_message="This site already has a stock row for this part.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.part_id} @ {self.site_id}"
+
+
+class MovementKind(models.TextChoices):
+    RECEIVED = "received", "Received"
+    CONSUMED = "consumed", "Consumed"
+    SENT_TO_REPAIR = "sent_to_repair", "Sent to repair"
+    RETURNED = "returned", "Returned from repair"
+    WRITTEN_OFF = "written_off", "Written off"
+    TRANSFERRED = "transferred", "Transferred"
+
+
+class StockMovement(models.Model):
+    """One line of a shelf's ledger. Never edited: a wrong one is reversed
+    by a new movement (``reverses``). ``delta`` is the signed change of the
+    shelf (a transfer is two lines, out of one site and into another)."""
+
+    Kind = MovementKind
+
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=15, choices=MovementKind.choices)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    delta = models.IntegerField()
+    note = models.CharField(max_length=300, blank=True)
+    counterpart_site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A transfer's other site.",
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="pilots_stockmovement_quantity_positive",
+                violation_error_message="A movement moves at least one unit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=MovementKind.values), name="pilots_stockmovement_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.delta:+d}"

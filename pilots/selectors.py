@@ -223,7 +223,7 @@ def raci_matrix(*, pilot: Pilot) -> RaciMatrix:
 
 
 def backend_list() -> QuerySet[Backend]:
-    return Backend.objects.select_related("vendor")
+    return Backend.objects.select_related("vendor", "site")
 
 
 def backend_pilots(*, backend: Backend) -> QuerySet[Pilot]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pilots import views
+from pilots import views, views_vendors
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -49,4 +49,37 @@ urlpatterns = [
     path("pilots/<int:pk>/changes/", views.PilotChangelogView.as_view(), name="pilot-changelog"),
     path("backends/", views.BackendListView.as_view(), name="backend-list"),
     path("backends/<slug:slug>/", views.BackendDetailView.as_view(), name="backend-detail"),
+    # Vendors, contracts, incidents and spares (issue 12).
+    path("vendors/", views_vendors.vendor_list, name="vendor-list"),
+    path("vendors/<slug:vendor_slug>/", views_vendors.vendor_detail, name="vendor-detail"),
+    path("vendors/<slug:vendor_slug>/edit/", views_vendors.vendor_edit, name="vendor-edit"),
+    path(
+        "vendors/<slug:vendor_slug>/compliance.csv",
+        views_vendors.vendor_compliance_csv,
+        name="vendor-compliance-csv",
+    ),
+    path("contracts/new/", views_vendors.contract_form_page, name="contract-create"),
+    path(
+        "contracts/<int:contract_pk>/edit/",
+        views_vendors.contract_form_page,
+        name="contract-edit",
+    ),
+    path(
+        "contracts/<int:contract_pk>/compliance.csv",
+        views_vendors.contract_compliance_csv,
+        name="contract-compliance-csv",
+    ),
+    path(
+        "contracts/<int:contract_pk>/incidents/new/",
+        views_vendors.incident_form_page,
+        name="incident-create",
+    ),
+    path(
+        "incidents/<int:incident_pk>/edit/", views_vendors.incident_form_page, name="incident-edit"
+    ),
+    path("procurement/", views_vendors.procurement_page, name="procurement"),
+    path("spares/", views_vendors.spares_page, name="spares"),
+    path("spares/movements/new/", views_vendors.movement_create, name="movement-create"),
+    path("spares/inventory.csv", views_vendors.inventory_csv, name="inventory-csv"),
+    path("backends/<slug:slug>/spares/", views_vendors.backend_spares_page, name="backend-spares"),
 ]

@@ -120,7 +120,9 @@ class BackendDetailView(Page):
     nav = "backends"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        backend = get_object_or_404(Backend.objects.select_related("vendor"), slug=kwargs["slug"])
+        backend = get_object_or_404(
+            Backend.objects.select_related("vendor", "site"), slug=kwargs["slug"]
+        )
         return super().get_context_data(
             backend=backend, pilots=selectors.backend_pilots(backend=backend), **kwargs
         )

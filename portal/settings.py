@@ -263,6 +263,10 @@ SPECTACULAR_SETTINGS = {
         "ImportFormatEnum": "metrics.models.ImportJob.Format",
         # Metrics import jobs and FOCUS bill imports share one status set.
         "ImportStatusEnum": "metrics.models.ImportStatus",
+
+        "RiskLevelEnum": "pilots.models.RiskLevel",
+        # Part criticality and red-flag severity share low/medium/high/critical.
+        "SeverityEnum": "pilots.models.Criticality",
     },
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.IsAuthenticated",
@@ -304,6 +308,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "costs.requeue_stale_bill_imports",
         "schedule": 300.0,
     },
+}
+# Vendors and red flags (issue 12): daily; both are idempotent.
+CELERY_BEAT_SCHEDULE["evaluate-red-flags-daily"] = {
+    "task": "reviews.evaluate_red_flags",
+    "schedule": 86400.0,
+}
+CELERY_BEAT_SCHEDULE["contract-notice-reminders-daily"] = {
+    "task": "pilots.contract_notice_reminders",
+    "schedule": 86400.0,
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -24,6 +24,7 @@ from pilots.models import (
     RaciActivity,
     RaciAssignment,
     ReadinessAnswer,
+    Site,
     Vendor,
 )
 
@@ -60,6 +61,15 @@ class VendorFactory(DjangoModelFactory[Vendor]):
     slug = Sequence(lambda n: f"vendor-{n}")
 
 
+class SiteFactory(DjangoModelFactory[Site]):
+    class Meta:
+        model = Site
+        django_get_or_create = ("slug",)
+
+    slug = "dc-1"
+    name = LazyAttribute(lambda s: s.slug)
+
+
 class BackendFactory(DjangoModelFactory[Backend]):
     class Meta:
         model = Backend
@@ -71,7 +81,7 @@ class BackendFactory(DjangoModelFactory[Backend]):
     vendor = SubFactory(VendorFactory)
     device_model = "H100 SXM"
     device_count = 8
-    site = "dc-1"
+    site = SubFactory(SiteFactory)
     region = "eu-west"
 
 

@@ -61,6 +61,9 @@ METRICS_UPLOADERS = frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN
 # Costs writes (bills, bill mappings): finance, and platform admins.
 COSTS_WRITERS = frozenset({Role.FINANCE, Role.ADMIN})
 
+# Vendors, contracts, incidents and stock: procurement and platform admins.
+VENDOR_WRITERS = frozenset({Role.PROCUREMENT, Role.ADMIN})
+
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
 
@@ -123,6 +126,17 @@ EXPECTATIONS: dict[str, Access] = {
     # costs
     "unmapped-map": Access(roles=frozenset({Role.FINANCE, Role.ADMIN}), post_only=True),
     "costs-pilot-panel": Access(fragment=True),
+
+    # vendors, contracts, incidents and spares (issue 12)
+    "api-movement-reverse": POST_ONLY,
+    "vendor-edit": Access(roles=VENDOR_WRITERS),
+    "contract-create": Access(roles=VENDOR_WRITERS),
+    "contract-edit": Access(roles=VENDOR_WRITERS),
+    "incident-create": Access(roles=VENDOR_WRITERS),
+    "incident-edit": Access(roles=VENDOR_WRITERS),
+    "movement-create": Access(roles=VENDOR_WRITERS),
+    "red-flag-pilot-panel": Access(fragment=True),
+    "red-flag-summary-panel": Access(fragment=True),
 }
 
 
@@ -217,6 +231,68 @@ class World:
             backend=self.backend, column="ServiceName", pattern="Zephyr.*", order=1
         )
 
+    # Vendors, contracts, incidents and spares (issue 12).
+    @cached_property
+    def contract(self) -> Any:
+        from pilots.models import Contract
+
+        contract = Contract.objects.create(
+            vendor=self.vendor, start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31)
+        )
+        contract.backends.set([self.backend])
+        return contract
+
+    @cached_property
+    def incident(self) -> Any:
+        from pilots.models import Incident
+
+        return Incident.objects.create(
+            contract=self.contract, kind="support_request", opened_at=timezone.now()
+        )
+
+    @cached_property
+    def part(self) -> Any:
+        from pilots.models import Part
+
+        return Part.objects.create(
+            vendor=self.vendor, part_number="ZX-100", annual_failure_rate="0.1"
+        )
+
+    @cached_property
+    def stock(self) -> Any:
+        from pilots.models import StockLevel
+
+        return StockLevel.objects.create(part=self.part, site=self.backend.site)
+
+    @cached_property
+    def unit(self) -> Any:
+        from pilots.models import Unit
+
+        return Unit.objects.create(serial="SN-1", part=self.part, site=self.backend.site)
+
+    @cached_property
+    def movement(self) -> Any:
+        from pilots.models import StockMovement
+
+        return StockMovement.objects.create(stock=self.stock, kind="received", quantity=1, delta=1)
+
+    @cached_property
+    def red_flag(self) -> Any:
+        from django.contrib.contenttypes.models import ContentType
+
+        from reviews.models import RedFlag
+
+        return RedFlag.objects.create(
+            kind="contract_ending",
+            severity="medium",
+            pilot=self.pilot,
+            source_type=ContentType.objects.get_for_model(type(self.contract)),
+            source_id=str(self.contract.pk),
+            source_label="probe",
+            detail="probe",
+            raised_at=timezone.now(),
+        )
+
 
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
@@ -236,9 +312,24 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "bill_pk": lambda w: w.bill_import.pk,
     "mapping_pk": lambda w: w.bill_mapping.pk,
     "code": lambda w: w.cost_center.code,
+
+    "vendor_slug": lambda w: w.vendor.slug,
+    "contract_pk": lambda w: w.contract.pk,
+    "incident_pk": lambda w: w.incident.pk,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
+    "api-vendor-compliance": {"slug": lambda w: w.vendor.slug},
+    "api-contract-detail": {"pk": lambda w: w.contract.pk},
+    "api-contract-compliance": {"pk": lambda w: w.contract.pk},
+    "api-incident-detail": {"pk": lambda w: w.incident.pk},
+    "api-site-detail": {"slug": lambda w: w.backend.site.slug},
+    "api-part-detail": {"part_number": lambda w: w.part.part_number},
+    "api-stock-detail": {"pk": lambda w: w.stock.pk},
+    "api-unit-detail": {"serial": lambda w: w.unit.serial},
+    "api-movement-detail": {"pk": lambda w: w.movement.pk},
+    "api-movement-reverse": {"pk": lambda w: w.movement.pk},
+    "api-red-flag-detail": {"pk": lambda w: w.red_flag.pk},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},

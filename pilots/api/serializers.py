@@ -69,6 +69,9 @@ class BackendRefSerializer(serializers.ModelSerializer[Backend]):
 
 class BackendSerializer(serializers.ModelSerializer[Backend]):
     vendor = VendorRefSerializer(read_only=True)
+    site: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, help_text="Site slug."
+    )
 
     class Meta:
         model = Backend

@@ -51,12 +51,12 @@ class VendorViewSet(viewsets.ReadOnlyModelViewSet[Vendor]):
     retrieve=extend_schema(summary="Get a backend", description="One backend, by slug."),
 )
 class BackendViewSet(viewsets.ReadOnlyModelViewSet[Backend]):
-    queryset = Backend.objects.select_related("vendor")
+    queryset = Backend.objects.select_related("vendor", "site")
     serializer_class = BackendSerializer
     filterset_class = BackendFilter
     lookup_field = "slug"
     lookup_value_regex = SLUG_REGEX
-    search_fields = ["name", "device_model", "site", "vendor__name"]
+    search_fields = ["name", "device_model", "site__name", "vendor__name"]
     ordering_fields = ["name", "kind", "region", "device_count"]
 
 

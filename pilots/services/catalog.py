@@ -10,6 +10,7 @@ from django.db import models, transaction
 
 from pilots.models import Backend, Vendor
 from pilots.services._common import DomainError
+from pilots.services.vendors import stamp_assessments
 from portal.audit import Actor, record_change, snapshot
 from portal.models import ChangeRecord
 
@@ -17,6 +18,11 @@ M = TypeVar("M", bound=models.Model)
 
 VENDOR_FIELDS: frozenset[str] = frozenset(
     {"name", "slug", "website", "contact_email", "risk_notes"}
+) | frozenset(
+    # The vendors issue: support contacts and the risk answers
+    # (pilots.services.vendors stamps who gave each and when).
+    {"support_contacts", "roadmap_confidence", "business_health"}
+    | {"escrowed_source", "multi_vendor_fallback"}
 )
 BACKEND_FIELDS: frozenset[str] = frozenset(
     {
@@ -66,14 +72,29 @@ def _update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
 @transaction.atomic
 def vendor_create(*, actor: Actor, data: Mapping[str, Any]) -> Vendor:
     _check_fields(data, VENDOR_FIELDS, "vendor")
-    return _create(actor=actor, instance=Vendor(**data))
+    vendor = Vendor(**data)
+    stamp_assessments(vendor=vendor, before=None, actor=actor)
+    return _create(actor=actor, instance=vendor)
 
 
 @transaction.atomic
 def vendor_update(*, vendor: Vendor, actor: Actor, data: Mapping[str, Any]) -> Vendor:
     _check_fields(data, VENDOR_FIELDS, "vendor")
     vendor = Vendor.objects.select_for_update().get(pk=vendor.pk)
-    return _update(actor=actor, instance=vendor, data=data)
+    before = snapshot(vendor)
+    for field, value in data.items():
+        setattr(vendor, field, value)
+    stamp_assessments(vendor=vendor, before=before, actor=actor)
+    vendor.full_clean()
+    vendor.save()
+    record_change(
+        actor=actor,
+        instance=vendor,
+        action=ChangeRecord.Action.UPDATE,
+        before=before,
+        after=snapshot(vendor),
+    )
+    return vendor
 
 
 @transaction.atomic

@@ -2,3 +2,7 @@
 reviews, evidence, decisions, objections, webhooks) and ``redflags`` (red
 flags raised from data). Each topic's models are imported here (``from
 reviews.models import X``)."""
+
+from reviews.models.redflags import RedFlag, RedFlagKind, RedFlagSeverity
+
+__all__ = ["RedFlag", "RedFlagKind", "RedFlagSeverity"]

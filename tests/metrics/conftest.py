@@ -17,7 +17,7 @@ import pytest
 from metrics.catalog import seed_catalog
 from metrics.models import ImportJob
 from metrics.services import import_job_create, import_job_run
-from pilots.models import Backend, Pilot, Vendor
+from pilots.models import Backend, Pilot, Site, Vendor
 from tests.conftest import SAMPLE_DATA
 from tests.factories import CostCenterFactory
 
@@ -70,7 +70,7 @@ def backend(vendor: Vendor) -> Backend:
         vendor=vendor,
         device_model="L4",
         device_count=8,
-        site="fra1",
+        site=Site.objects.get_or_create(slug="fra1", defaults={"name": "fra1"})[0],
         region="eu",
     )
 
@@ -84,7 +84,7 @@ def other_backend(vendor: Vendor) -> Backend:
         vendor=vendor,
         device_model="WSE-3",
         device_count=1,
-        site="fra1",
+        site=Site.objects.get_or_create(slug="fra1", defaults={"name": "fra1"})[0],
         region="eu",
     )
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from metrics.models import ImportJob, Sample
-from pilots.models import Backend, Pilot
+from pilots.models import Backend, Pilot, Site
 from tests.factories import BackendFactory
 from tests.metrics.conftest import ISSUE_SUMMARY_FIELDS
 
@@ -120,7 +120,7 @@ def test_import_for_a_pilot_on_another_backend_is_refused(
         vendor=vendor,
         device_model="v5",
         device_count=4,
-        site="x",
+        site=Site.objects.get_or_create(slug="x", defaults={"name": "x"})[0],
         region="y",
     )
     client.force_login(pilot_team)

@@ -62,7 +62,7 @@ def test_admin_edit_is_recorded(as_user, admin_user):
         "vendor": backend.vendor_id,
         "device_model": backend.device_model,
         "device_count": 16,
-        "site": backend.site,
+        "site": backend.site_id,
         "region": backend.region,
         "is_active": "on",
         "notes": "",

@@ -32,7 +32,8 @@ def make_pilots(count: int) -> None:
 #   4. the team choices of the filter form (distinct teams)
 #   5. COUNT(*) for the paginator
 #   6. one page of pilots, backends joined, current phase in subqueries
-PILOT_LIST_QUERIES = 6
+#   7. open red flags per pilot of the page (reviews' open_red_flag_counts tag)
+PILOT_LIST_QUERIES = 7
 
 
 @pytest.mark.parametrize("count", [5, 50])

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pilots import services
-from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer, Vendor
+from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer, Site, Vendor
 from portal.audit import Actor, record_change
 from portal.models import ChangeRecord
 from portal.roles import Role, sync_role_groups
@@ -206,7 +206,7 @@ class Command(BaseCommand):
                     "vendor": vendors[vendor],
                     "device_model": model,
                     "device_count": count,
-                    "site": site,
+                    "site": Site.objects.get_or_create(slug=site, defaults={"name": site})[0],
                     "region": region,
                 },
             )

@@ -1,0 +1,252 @@
+"""Red flags raised from data (issue 12, §4): raised and cleared by the
+evaluation, never duplicated by two runs, raised after the write that
+causes them, notified to the PM once, listed by the API and the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from pilots.models import Contract, Incident, Part, StockLevel, Unit
+from pilots.services import spares, vendors
+from portal.models import Notification
+from reviews.models import RedFlag
+from reviews.services.redflags import red_flags_evaluate
+from reviews.tasks_redflags import evaluate_red_flags
+from tests.factories import BackendFactory, PilotFactory, SiteFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def world(pm: Any) -> dict[str, Any]:
+    vendor = VendorFactory.create(slug="cerebras")
+    site = SiteFactory.create(slug="ams", name="Amsterdam")
+    backend = BackendFactory.create(slug="wse-3", vendor=vendor, site=site)
+    pilot = PilotFactory.create(
+        name="Canary pilot",
+        candidate_backend=backend,
+        target_start=dt.date(2026, 1, 5),
+        target_end=dt.date(2026, 6, 30),
+        status="active",
+        created_by=pm,
+    )
+    return {"vendor": vendor, "site": site, "backend": backend, "pilot": pilot}
+
+
+def _contract(world: dict[str, Any], **extra: Any) -> Contract:
+    contract = Contract.objects.create(
+        vendor=world["vendor"],
+        start=dt.date(2026, 1, 1),
+        end=extra.pop("end", dt.date(2026, 12, 31)),
+        **extra,
+    )
+    contract.backends.set([world["backend"]])
+    return contract
+
+
+def open_flags(kind: str | None = None) -> list[RedFlag]:
+    flags = RedFlag.objects.filter(cleared_at__isnull=True)
+    return list(flags.filter(kind=kind) if kind else flags)
+
+
+def test_contract_ending_before_target_end_is_raised_once_and_cleared(world):
+    contract = _contract(world, end=dt.date(2026, 5, 31), notice_days=30)
+
+    first = red_flags_evaluate(now=NOW)
+    second = red_flags_evaluate(now=NOW)
+
+    (flag,) = open_flags("contract_ending")
+    assert flag.severity == "high"
+    assert flag.pilot == world["pilot"]
+    assert flag.source == contract
+    assert "ends 2026-05-31" in flag.detail
+    assert (first.raised, second.raised, second.cleared) == (1, 0, 0)
+
+    contract.end = dt.date(2026, 12, 31)
+    contract.save()
+    result = red_flags_evaluate(now=NOW)
+
+    assert result.cleared == 1
+    assert open_flags() == []
+    flag.refresh_from_db()
+    assert flag.cleared_at == NOW
+
+
+def test_notice_date_before_target_end_is_medium(world):
+    _contract(world, end=dt.date(2026, 7, 31), notice_days=60)
+    red_flags_evaluate(now=NOW)
+    (flag,) = open_flags("contract_ending")
+    assert flag.severity == "medium"
+    assert "notice date 2026-06-01" in flag.detail
+
+
+def test_sla_breach_during_the_pilot(world):
+    contract = _contract(world, replacement_hours=Decimal("4"))
+    Incident.objects.create(
+        contract=contract,
+        kind="rma",
+        opened_at=dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC),
+        resolved_at=dt.datetime(2026, 3, 2, 16, 30, tzinfo=dt.UTC),
+    )
+    # Met: no flag.
+    Incident.objects.create(
+        contract=contract,
+        kind="rma",
+        opened_at=dt.datetime(2026, 3, 3, 10, tzinfo=dt.UTC),
+        resolved_at=dt.datetime(2026, 3, 3, 11, tzinfo=dt.UTC),
+    )
+    # Breached before the pilot started: no flag.
+    Incident.objects.create(
+        contract=contract,
+        kind="rma",
+        opened_at=dt.datetime(2025, 12, 1, tzinfo=dt.UTC),
+        resolved_at=dt.datetime(2025, 12, 3, tzinfo=dt.UTC),
+    )
+    red_flags_evaluate(now=NOW)
+    (flag,) = open_flags("sla_breach")
+    assert "3 h late" in flag.detail
+
+
+def test_spares_below_reorder_shortfall_and_firmware_drift(world):
+    part = Part.objects.create(
+        vendor=world["vendor"],
+        part_number="WSE-BOARD",
+        annual_failure_rate=Decimal("0.5"),
+        criticality="critical",
+    )
+    StockLevel.objects.create(part=part, site=world["site"], reorder_point=2, lead_time_days=30)
+    spares.movement_record(actor=None, part=part, site=world["site"], kind="received", quantity=1)
+    for i in range(10):
+        Unit.objects.create(
+            serial=f"B{i}",
+            part=part,
+            site=world["site"],
+            status="in_service",
+            backend=world["backend"],
+            firmware_version="1.2" if i else "1.3",
+        )
+
+    red_flags_evaluate(now=NOW)
+
+    assert {f.kind for f in open_flags()} == {
+        "spares_below_reorder",
+        "standby_shortfall",
+        "firmware_drift",
+    }
+    (shortfall,) = open_flags("standby_shortfall")
+    assert shortfall.severity == "critical"
+    assert "1 cold standby at the site, 2 recommended" in shortfall.detail
+
+    spares.movement_record(actor=None, part=part, site=world["site"], kind="received", quantity=1)
+    Unit.objects.filter(serial="B0").update(firmware_version="1.2")
+    red_flags_evaluate(now=NOW)
+    assert open_flags() == []
+
+
+def test_the_job_run_twice_opens_no_duplicate(world):
+    _contract(world, end=dt.date(2026, 5, 31))
+    evaluate_red_flags.delay()
+    evaluate_red_flags.delay()
+    assert RedFlag.objects.count() == 1
+
+
+def test_a_closed_pilot_has_its_flags_cleared(world):
+    _contract(world, end=dt.date(2026, 5, 31))
+    red_flags_evaluate(now=NOW)
+    world["pilot"].status = "completed"
+    world["pilot"].save()
+    assert red_flags_evaluate(now=NOW).cleared == 1
+
+
+def test_a_write_raises_the_flag_after_commit_and_the_pm_is_told_once(
+    world, procurement, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = vendors.contract_create(
+            actor=procurement,
+            data={
+                "vendor": world["vendor"],
+                "start": dt.date(2026, 1, 1),
+                "end": dt.date(2026, 4, 30),
+            },
+            backends=[world["backend"]],
+        )
+    (flag,) = open_flags("contract_ending")
+    assert flag.source == contract
+    notes = Notification.objects.filter(kind="red_flag")
+    assert [n.recipients for n in notes] == [["pm@example.com"]]
+    assert "Canary pilot" in notes[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        vendors.contract_update(contract=contract, actor=procurement, data={"reference": "PO-1"})
+    assert Notification.objects.filter(kind="red_flag").count() == 1
+    assert RedFlag.objects.count() == 1
+
+
+def test_the_partial_unique_constraint_refuses_a_second_open_flag(world):
+    from django.db import IntegrityError, transaction
+
+    _contract(world, end=dt.date(2026, 5, 31))
+    red_flags_evaluate(now=NOW)
+    flag = RedFlag.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RedFlag.objects.create(
+            kind=flag.kind,
+            severity="low",
+            pilot=flag.pilot,
+            source_type=flag.source_type,
+            source_id=flag.source_id,
+            source_label="dup",
+            detail="dup",
+            raised_at=NOW,
+        )
+
+
+def test_api_lists_and_filters_flags(as_user, finance, world):
+    _contract(world, end=dt.date(2026, 5, 31))
+    red_flags_evaluate(now=NOW)
+    client = as_user(finance)
+    data = client.get(reverse("api-red-flag-list"), {"open": "true", "kind": "contract_ending"})
+    assert data.status_code == 200
+    (row,) = data.json()["results"]
+    assert row["pilot"] == world["pilot"].pk
+    assert row["severity"] == "high"
+    assert row["is_open"] is True
+    assert client.get(reverse("api-red-flag-list"), {"severity": "low"}).json()["count"] == 0
+    assert client.get(reverse("api-red-flag-list"), {"backend": "wse-3"}).json()["count"] == 1
+
+
+def test_api_is_read_only(as_user, admin_user, world):
+    response = as_user(admin_user).post(reverse("api-red-flag-list"), {})
+    assert response.status_code == 405
+
+
+def test_pages_show_flags(as_user, pilot_team, world):
+    _contract(world, end=dt.date(2026, 5, 31))
+    red_flags_evaluate(now=NOW)
+    client = as_user(pilot_team)
+    panel = client.get(reverse("red-flag-pilot-panel", args=[world["pilot"].pk]))
+    assert "Contract ends or passes its notice date" in panel.content.decode()
+    listing = client.get(reverse("pilot-list")).content.decode()
+    assert f"?pilot={world['pilot'].pk}" in listing
+    summary = client.get(reverse("red-flag-summary-panel")).content.decode()
+    assert "High" in summary
+    assert "Canary pilot" in client.get(reverse("red-flag-list")).content.decode()
+    detail = client.get(reverse("pilot-detail", args=[world["pilot"].pk])).content.decode()
+    assert reverse("red-flag-pilot-panel", args=[world["pilot"].pk]) in detail
+
+
+def test_red_flag_list_query_count_is_flat(as_user, pm, world, django_assert_num_queries):
+    for n in range(4):
+        _contract(world, end=dt.date(2026, 2, 1 + n))
+    red_flags_evaluate(now=NOW)
+    client = as_user(pm)
+    # 1 session, 2 user, 3 groups, 4 count, 5 flags with pilot and source type.
+    with django_assert_num_queries(5):
+        assert client.get(reverse("api-red-flag-list")).json()["count"] == 4
