@@ -459,6 +459,7 @@ def backends_with_pilot_series(*, pilot: Pilot) -> set[int]:
         .distinct()
     )
 
+
 # --- reads for cost allocation (costs.services.allocation) -------------------
 
 # The canonical usage counters, by the name costs gives them.

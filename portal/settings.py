@@ -263,7 +263,6 @@ SPECTACULAR_SETTINGS = {
         "ImportFormatEnum": "metrics.models.ImportJob.Format",
         # Metrics import jobs and FOCUS bill imports share one status set.
         "ImportStatusEnum": "metrics.models.ImportStatus",
-
         "RiskLevelEnum": "pilots.models.RiskLevel",
         # Part criticality and red-flag severity share low/medium/high/critical.
         "SeverityEnum": "pilots.models.Criticality",

@@ -126,7 +126,6 @@ EXPECTATIONS: dict[str, Access] = {
     # costs
     "unmapped-map": Access(roles=frozenset({Role.FINANCE, Role.ADMIN}), post_only=True),
     "costs-pilot-panel": Access(fragment=True),
-
     # vendors, contracts, incidents and spares (issue 12)
     "api-movement-reverse": POST_ONLY,
     "vendor-edit": Access(roles=VENDOR_WRITERS),
@@ -312,7 +311,6 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "bill_pk": lambda w: w.bill_import.pk,
     "mapping_pk": lambda w: w.bill_mapping.pk,
     "code": lambda w: w.cost_center.code,
-
     "vendor_slug": lambda w: w.vendor.slug,
     "contract_pk": lambda w: w.contract.pk,
     "incident_pk": lambda w: w.incident.pk,
