@@ -8,6 +8,7 @@ production: ``SECRET_KEY`` and ``ALLOWED_HOSTS`` then have no default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -284,3 +285,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Login throttling (django-axes, portal/auth.py): per account and per client
+# address, on the portal's login page and the admin's alike.
+INSTALLED_APPS += ["axes"]
+# Axes' middleware turns a lockout into the login page with the reason; last,
+# so it sees the response of the login view.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before the password is checked.
+    "portal.auth.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Either criterion locks: one account from anywhere, or one address trying many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.auth.client_ip"
+# Behind a TLS proxy every client has the proxy's address: say how many
+# proxies append to X-Forwarded-For so the client's own address is used.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Successful logins are in the session table already; axes keeps failures.
+AXES_DISABLE_ACCESS_LOG = True
