@@ -290,8 +290,9 @@ LOGGING = {
 # address, on the portal's login page and the admin's alike.
 INSTALLED_APPS += ["axes"]
 # Axes' middleware turns a lockout into the login page with the reason; last,
-# so it sees the response of the login view.
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+# so it sees the response of the login view. The CSP middleware wraps it, so
+# that page gets its header (and nonce) too.
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username or address before the password is checked.
     "portal.auth.ThrottledLoginBackend",
@@ -309,3 +310,26 @@ AXES_CLIENT_IP_CALLABLE = "portal.auth.client_ip"
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Successful logins are in the session table already; axes keeps failures.
 AXES_DISABLE_ACCESS_LOG = True
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles,
+# images, fonts and requests only from the portal itself; an inline script
+# runs only with the request's nonce (``{{ request.csp_nonce }}``). Pages that
+# need more (ReDoc's styled components) widen it with ``csp_update``.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402 - beside its only use
+
+INSTALLED_APPS += ["csp"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # data: for the SVG icons Swagger UI and plotly.js draw inline.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

@@ -125,9 +125,7 @@ def test_client_address_behind_a_trusted_proxy_is_the_forwarded_one(settings, rf
     from portal.auth import client_ip
 
     settings.TRUSTED_PROXY_COUNT = 1
-    request = rf.post(
-        "/login/", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.7"
-    )
+    request = rf.post("/login/", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.7")
 
     # The proxy appended the address it saw; what the client wrote before is ignored.
     assert client_ip(request) == "192.0.2.7"
