@@ -9,6 +9,7 @@ plotly.js. Nothing here queries the database.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -198,6 +199,9 @@ def comparison_figures(
 ) -> list[dict[str, Any]]:
     """Per chart, candidate and baseline side by side on the same axes (shared
     y range, same x window), so a glance compares them honestly."""
+    # Backend names are shown as text, never as Plotly's markup (links).
+    candidate_name = html.escape(candidate_name, quote=False)
+    baseline_name = html.escape(baseline_name, quote=False)
     figures = []
     for spec in CHARTS:
         fig = make_subplots(

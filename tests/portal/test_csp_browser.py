@@ -65,7 +65,8 @@ def test_main_pages_run_under_the_csp_without_leaving_the_host(
     pilot = PilotFactory(
         name="Llama on wafer", candidate_backend=candidate, baseline_backend=baseline
     )
-    PhaseFactory(pilot=pilot)
+    # A name that Plotly would draw as a link if it were markup.
+    PhaseFactory(pilot=pilot, name='<a href="https://evil.example/">click</a>')
     _recent_metrics(baseline)
     _recent_metrics(candidate)
 
@@ -105,6 +106,8 @@ def test_main_pages_run_under_the_csp_without_leaving_the_host(
 
     visit("/", "main")
     visit(f"/pilots/{pilot.pk}/", "#timeline .main-svg")
+    assert page.locator("#timeline svg a").count() == 0
+    assert '<a href="https://evil.example/">click</a>' in page.locator("#timeline").inner_text()
     page.wait_for_selector(".metrics-panel .chart.js-plotly-plot .main-svg")
     refused[f"/pilots/{pilot.pk}/ (panel)"] = page.evaluate("window.__csp")
     visit("/backends/h100-pool/", ".metrics-panel .chart.js-plotly-plot .main-svg")
