@@ -7,6 +7,7 @@ errors name each field. No stack trace reaches a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,41 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
+
+
+# Sent by browsers with every form; never a field of the resource.
+IGNORED_BODY_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+def unknown_fields(data: Any, accepted: Iterable[str]) -> list[str]:
+    """The keys of a request body that are not among ``accepted``, sorted."""
+    if not isinstance(data, Mapping):
+        return []
+    return sorted(set(data) - set(accepted) - IGNORED_BODY_KEYS)
+
+
+def unknown_field_errors(unknown: list[str], accepted: Iterable[str]) -> dict[str, list[str]]:
+    expected = ", ".join(sorted(accepted))
+    return {name: [f"Unknown field; this request accepts: {expected}."] for name in unknown}
+
+
+class RejectUnknownFieldsMixin:
+    """For input serializers: a body field the serializer does not accept
+    (``pilot_id`` for ``pilot``, a typo, a read-only field) is a 400 naming
+    it, instead of being silently ignored.
+
+    ``class MyInput(RejectUnknownFieldsMixin, serializers.Serializer): ...``
+    The request schema says so too (``additionalProperties: false``, by
+    ``portal.schema.postprocess``).
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        fields: Mapping[str, Any] = self.fields  # type: ignore[attr-defined]
+        accepted = [name for name, field in fields.items() if not field.read_only]
+        unknown = unknown_fields(data, accepted)
+        if unknown:
+            raise exceptions.ValidationError(unknown_field_errors(unknown, accepted))
+        return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class Pagination(PageNumberPagination):
@@ -52,7 +88,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+        # Keep the guard's reason (``portal.roles.refusal`` names the roles that may).
+        exc = exceptions.PermissionDenied(str(exc.args[0]) if exc.args else None)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)

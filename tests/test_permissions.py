@@ -92,7 +92,8 @@ PILOT_COMMAND = Access(roles=PILOT_WRITERS, post_only=True)
 # role (unlisted names get READ). Add new write pages and commands here.
 EXPECTATIONS: dict[str, Access] = {
     # portal
-    "account-token-revoke": POST_ONLY,
+    "account-token-revoke": READ,  # GET asks to confirm, POST revokes
+    "account-tokens-all": Access(roles=frozenset({Role.ADMIN})),
     # pilots
     "pilot-create": PILOT_WRITE_PAGE,
     "pilot-edit": PILOT_WRITE_PAGE,

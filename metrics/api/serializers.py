@@ -10,6 +10,7 @@ from rest_framework import serializers
 from metrics.forms import validate_import_upload
 from metrics.models import ImportJob
 from pilots.models import Backend, Pilot
+from portal.api import RejectUnknownFieldsMixin
 
 __all__ = [
     "ImportJobCreateSerializer",
@@ -65,7 +66,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         read_only_fields = fields
 
 
-class ImportJobCreateSerializer(serializers.Serializer[Any]):
+class ImportJobCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     """The multipart body of ``POST /api/v1/imports/``; validates only."""
 
     file = serializers.FileField(

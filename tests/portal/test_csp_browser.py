@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from portal.roles import Role
+from portal.tokens import token_create
 from tests.factories import BackendFactory, PhaseFactory, PilotFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,7 +60,8 @@ def test_main_pages_run_under_the_csp_without_leaving_the_host(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     page = browser_page
-    make_user("root", Role.ADMIN, is_staff=True, is_superuser=True)
+    root = make_user("root", Role.ADMIN, is_staff=True, is_superuser=True)
+    token_create(user=root, name="laptop")
     candidate = BackendFactory(name="Wafer One", slug="wafer-one")
     baseline = BackendFactory(name="H100 Pool", slug="h100-pool")
     pilot = PilotFactory(
@@ -112,6 +114,14 @@ def test_main_pages_run_under_the_csp_without_leaving_the_host(
     refused[f"/pilots/{pilot.pk}/ (panel)"] = page.evaluate("window.__csp")
     visit("/backends/h100-pool/", ".metrics-panel .chart.js-plotly-plot .main-svg")
     visit("/account/tokens/", "main h1")
+    # Revoking asks first, in a dialog opened by portal.js (no inline script).
+    page.click("text=Revoke…")
+    page.wait_for_selector("dialog[open]")
+    page.click("dialog[open] [data-dialog-close]")
+    assert page.locator("dialog[open]").count() == 0
+    page.click("text=Revoke…")
+    page.click("dialog[open] button[type=submit]")
+    page.wait_for_selector("text=revoked; it no longer works")
     visit("/api/v1/schema/swagger/", "text=/api/v1/pilots/")
     visit("/api/v1/schema/redoc/", "h2")
     visit("/admin/", "#content")
