@@ -13,6 +13,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django_filters import BooleanFilter
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -56,10 +58,62 @@ class RejectUnknownFieldsMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
-class Pagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """``page_size`` that is not a whole number of at least 1 is a 400 naming
+    it, not silently the default (for any DRF pagination class)."""
+
+    page_size_query_param: str | None
+
+    def get_page_size(self, request: Any) -> int | None:
+        param = self.page_size_query_param
+        if param and param in request.query_params:
+            raw = request.query_params[param]
+            if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+                raise exceptions.ValidationError(
+                    {param: [f"A whole number of at least 1, not {raw[:40]!r}."]}
+                )
+        size: int | None = super().get_page_size(request)  # type: ignore[misc]
+        return size
+
+
+class Pagination(StrictPageSizeMixin, PageNumberPagination):
+    """Page numbers; ``page`` must be a whole number of at least 1 (an empty
+    or unreadable one is a 400, not the first page)."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_number(self, request: Any, paginator: Any) -> int | str:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and (not raw.isascii() or not raw.isdigit() or int(raw) < 1):
+            raise exceptions.ValidationError(
+                {self.page_query_param: [f"A whole number of at least 1, not {raw[:40]!r}."]}
+            )
+        return raw or 1
+
+
+BOOLEAN_VALUES = frozenset({"", "true", "false", "True", "False", "1", "0"})
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, except that a yes/no filter given anything but true or
+    false is a 400 naming it (django-filter would ignore it and filter nothing)."""
+
+    def get_filterset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        errors = {
+            name: [f"true or false, not {request.query_params[name][:40]!r}."]
+            for name, declared in filterset.filters.items()
+            if isinstance(declared, BooleanFilter)
+            and name in request.query_params
+            and any(value not in BOOLEAN_VALUES for value in request.query_params.getlist(name))
+        }
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return filterset
 
 
 def _flatten(detail: Any) -> Any:

@@ -333,3 +333,16 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# OpenAPI (portal/schema.py): error responses on every operation, strict
+# request bodies said so; the schema is checked by schemathesis in CI.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "portal.schema.AutoSchema"
+# django-filter's backend, but an unreadable yes/no filter is a 400 (portal/api.py).
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
+    "portal.api.FilterBackend",
+    *REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"][1:],
+]
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "portal.schema.document_errors",
+]

@@ -26,8 +26,13 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     backend: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    # Null for imports nobody started by hand (CLI, scheduled pulls).
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Blank until the file has been read.
+    detected_format = serializers.ChoiceField(
+        choices=ImportJob.Format.choices, allow_blank=True, read_only=True
     )
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
@@ -101,9 +106,8 @@ class SummaryWindowSerializer(serializers.Serializer[Any]):
 
     start = serializers.DateTimeField(help_text="ISO-8601 start of the window (inclusive).")
     end = serializers.DateTimeField(help_text="ISO-8601 end of the window (exclusive).")
-    pilot = serializers.PrimaryKeyRelatedField(
-        queryset=Pilot.objects.all(), required=False, allow_null=True
-    )
+    # Leave it out for the whole backend; an empty value is refused, not read as "none".
+    pilot = serializers.PrimaryKeyRelatedField(queryset=Pilot.objects.all(), required=False)
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cost_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
