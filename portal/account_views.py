@@ -116,7 +116,7 @@ class TokenRevokeView(RoleRequiredMixin, View):
     def _token(self, request: HttpRequest, token_id: int) -> ApiToken:
         tokens = ApiToken.objects.select_related("user")
         if not may(request.user, TOKENS_MANAGE):
-            tokens = tokens.filter(user_id=request.user.pk)
+            tokens = tokens.filter(user_id=request.user.pk or 0)
         return get_object_or_404(tokens, pk=token_id)
 
     def get(self, request: HttpRequest, token_id: int) -> HttpResponse:

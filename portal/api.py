@@ -13,8 +13,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django_filters import BooleanFilter
-from django_filters.rest_framework import DjangoFilterBackend
+from django_filters import BooleanFilter  # type: ignore[import-untyped]
+from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -96,7 +96,7 @@ class Pagination(StrictPageSizeMixin, PageNumberPagination):
 BOOLEAN_VALUES = frozenset({"", "true", "false", "True", "False", "1", "0"})
 
 
-class FilterBackend(DjangoFilterBackend):
+class FilterBackend(DjangoFilterBackend):  # type: ignore[misc]
     """django-filter, except that a yes/no filter given anything but true or
     false is a 400 naming it (django-filter would ignore it and filter nothing)."""
 

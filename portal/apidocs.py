@@ -18,7 +18,7 @@ from csp.constants import SELF
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -42,27 +42,23 @@ REDOC_NONCE_FROM_SCRIPT = (
 class _LoginPageOnAuthFailure:
     """An anonymous visitor is sent to the login page, and comes back after."""
 
-    def handle_exception(self, exc: Exception) -> Response | HttpResponse:
+    def handle_exception(self, exc: Exception) -> Any:
         request: Any = self.request  # type: ignore[attr-defined]
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) and (
             not request.user.is_authenticated
         ):
             return redirect_to_login(request.get_full_path())
-        response: Response = super().handle_exception(exc)  # type: ignore[misc]
-        return response
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 class SchemaView(SpectacularAPIView):
     """The OpenAPI schema. A refusal is the API's JSON error, not YAML."""
 
-    def finalize_response(
-        self, request: Any, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400 and isinstance(response, Response):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = "application/json"
-        finalized: HttpResponseBase = super().finalize_response(request, response, *args, **kwargs)
-        return finalized
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class SwaggerView(_LoginPageOnAuthFailure, SpectacularSwaggerView):
@@ -73,13 +69,10 @@ class RedocView(_LoginPageOnAuthFailure, SpectacularRedocView):
     # The stock template loads Google Fonts, and no page may leave the host.
     template_name = "portal/redoc.html"
 
-    def finalize_response(
-        self, request: Any, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         # ReDoc's search runs in a web worker it makes from a blob.
-        response._csp_update = {"worker-src": [SELF, "blob:"]}  # type: ignore[attr-defined]
-        finalized: HttpResponseBase = super().finalize_response(request, response, *args, **kwargs)
-        return finalized
+        response._csp_update = {"worker-src": [SELF, "blob:"]}
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 logger = logging.getLogger("portal.auth")
 
 
-class ThrottledLoginBackend(AxesStandaloneBackend):
+class ThrottledLoginBackend(AxesStandaloneBackend):  # type: ignore[misc]
     """Axes' lockout check, first in ``AUTHENTICATION_BACKENDS``.
 
     A web login always passes the request (Django's login views, the admin's).
@@ -41,7 +41,7 @@ class ThrottledLoginBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
-        super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-untyped-call]
+        super().authenticate(request, username=username, password=password, **kwargs)
         return None
 
 

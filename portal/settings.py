@@ -340,7 +340,8 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "portal.schema.AutoSchema"
 # django-filter's backend, but an unreadable yes/no filter is a 400 (portal/api.py).
 REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
     "portal.api.FilterBackend",
-    *REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"][1:],
+    "rest_framework.filters.SearchFilter",
+    "rest_framework.filters.OrderingFilter",
 ]
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

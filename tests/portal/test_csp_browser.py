@@ -64,7 +64,7 @@ def test_main_pages_run_under_the_csp_without_leaving_the_host(
     token_create(user=root, name="laptop")
     candidate = BackendFactory(name="Wafer One", slug="wafer-one")
     baseline = BackendFactory(name="H100 Pool", slug="h100-pool")
-    pilot = PilotFactory(
+    pilot: Any = PilotFactory(
         name="Llama on wafer", candidate_backend=candidate, baseline_backend=baseline
     )
     # A name that Plotly would draw as a link if it were markup.

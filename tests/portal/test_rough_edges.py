@@ -4,6 +4,7 @@ an Admin link for admins."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -67,7 +68,7 @@ def test_import_with_an_unknown_field_is_400_naming_it(api_client, pilot_team):
 
 
 def test_unknown_json_fields_are_400_for_any_serializer_with_the_mixin():
-    class Body(RejectUnknownFieldsMixin, serializers.Serializer):
+    class Body(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
         name = serializers.CharField()
         id = serializers.IntegerField(read_only=True)
 
