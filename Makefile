@@ -44,6 +44,11 @@ check-deploy: install
 	DJANGO_DEBUG=false SECRET_KEY=check-deploy-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 	ALLOWED_HOSTS=pilotgate.example.internal $(PY) manage.py check --deploy --fail-level WARNING
 
+# The API against its OpenAPI schema (schemathesis, every check), on a throwaway SQLite database.
+.PHONY: schemathesis
+schemathesis: install
+	PY=$(PY) bash .ci/schemathesis
+
 bench: install
 	$(PY) bench/import_bench.py
 

@@ -9,6 +9,7 @@ plotly.js. Nothing here queries the database.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -234,6 +235,9 @@ def comparison_figures(
     window, each on its own labelled y axis: a wafer drawing 15 kW would
     flatten a GPU's 440 W on a shared one. Bounded units (utilization in %)
     keep their fixed range on both sides, so those still compare at a glance."""
+    # Backend names are shown as text, never as Plotly's markup (links).
+    candidate_name = html.escape(candidate_name, quote=False)
+    baseline_name = html.escape(baseline_name, quote=False)
     figures = []
     for spec in CHARTS:
         fig = make_subplots(

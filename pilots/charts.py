@@ -4,6 +4,7 @@ served plotly.js (Plotly.newPlot with the figure's JSON)."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from typing import Any
 
@@ -21,6 +22,12 @@ _STATUS_COLOURS: dict[str, str] = {
 }
 
 
+def _text(value: str) -> str:
+    """``value`` as Plotly text: ``<`` and ``&`` escaped (Plotly decodes the
+    entities back for display; quotes need no escaping outside a tag)."""
+    return html.escape(value, quote=False)
+
+
 def _ms(delta: dt.timedelta) -> float:
     return delta.total_seconds() * 1000
 
@@ -29,7 +36,9 @@ def pilot_timeline(phases: list[Phase], *, now: dt.datetime, tz: dt.tzinfo) -> d
     """Planned vs actual bars per phase and a vertical line for today.
 
     Returns the figure as a JSON-ready dict (for ``json_script``)."""
-    labels = [f"{p.order}. {p.label}" for p in phases]
+    # Plotly reads text as its own small HTML (links included): a name is
+    # shown as text, never markup, so it is escaped.
+    labels = [_text(f"{p.order}. {p.label}") for p in phases]
     planned_base: list[str] = []
     planned_len: list[float] = []
     actual_base: list[str | None] = []

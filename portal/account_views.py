@@ -15,7 +15,7 @@ from django.views import View
 
 from portal.forms import TokenCreateForm
 from portal.models import ApiToken
-from portal.roles import RoleRequiredMixin
+from portal.roles import TOKENS_MANAGE, RoleRequiredMixin, may
 from portal.tokens import token_create, token_revoke
 
 
@@ -36,7 +36,29 @@ class TokenListView(RoleRequiredMixin, View):
         assert user.is_authenticated  # RoleRequiredMixin has checked
         now = timezone.now()
         tokens = [(token, token_status(token, now)) for token in ApiToken.objects.filter(user=user)]
-        return render(request, "portal/tokens.html", {"tokens": tokens, "nav": "account-tokens"})
+        return render(
+            request,
+            "portal/tokens.html",
+            {"tokens": tokens, "nav": "account-tokens", "may_manage": may(user, TOKENS_MANAGE)},
+        )
+
+
+class AllTokensView(RoleRequiredMixin, View):
+    """Every user's tokens, for platform admins: who holds which, and revoke any."""
+
+    capability = TOKENS_MANAGE
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        now = timezone.now()
+        tokens = [
+            (token, token_status(token, now))
+            for token in ApiToken.objects.select_related("user").order_by(
+                "user__username", "-created_at"
+            )
+        ]
+        return render(
+            request, "portal/tokens_all.html", {"tokens": tokens, "nav": "account-tokens"}
+        )
 
 
 class TokenCreateView(RoleRequiredMixin, View):
@@ -79,14 +101,45 @@ class TokenCreateView(RoleRequiredMixin, View):
         return self._form_page(request, form)
 
     def _form_page(self, request: HttpRequest, form: TokenCreateForm) -> HttpResponse:
-        return render(request, "portal/token_form.html", {"form": form, "nav": "account-tokens"})
+        return render(
+            request,
+            "portal/token_form.html",
+            {"form": form, "nav": "account-tokens"},
+            status=400 if form.unknown_fields else 200,
+        )
 
 
 class TokenRevokeView(RoleRequiredMixin, View):
-    """POST only: revoke one of my tokens."""
+    """GET: confirm; POST: revoke. One's own token, or anyone's for a platform
+    admin; other tokens are 404 (their existence is nobody else's business)."""
+
+    def _token(self, request: HttpRequest, token_id: int) -> ApiToken:
+        tokens = ApiToken.objects.select_related("user")
+        if not may(request.user, TOKENS_MANAGE):
+            tokens = tokens.filter(user_id=request.user.pk or 0)
+        return get_object_or_404(tokens, pk=token_id)
+
+    def get(self, request: HttpRequest, token_id: int) -> HttpResponse:
+        token = self._token(request, token_id)
+        return render(
+            request,
+            "portal/token_revoke.html",
+            {
+                "token": token,
+                "status": token_status(token, timezone.now()),
+                "mine": token.user_id == request.user.pk,
+                "nav": "account-tokens",
+            },
+        )
 
     def post(self, request: HttpRequest, token_id: int) -> HttpResponseRedirect:
-        token = get_object_or_404(ApiToken, pk=token_id, user_id=request.user.pk)
+        token = self._token(request, token_id)
         token_revoke(token=token, actor=request.user)
-        messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
-        return redirect("account-tokens")
+        if token.user_id == request.user.pk:
+            messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
+            return redirect("account-tokens")
+        messages.success(
+            request,
+            f"Token “{token.name}” of {token.user.get_username()} revoked; it no longer works.",
+        )
+        return redirect("account-tokens-all")

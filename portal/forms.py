@@ -9,10 +9,31 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from portal.api import unknown_fields
 from portal.tokens import MAX_TOKEN_DAYS
 
 
-class TokenCreateForm(forms.Form):
+class RejectUnknownFieldsForm(forms.Form):
+    """A posted field the form does not have is an error naming it (the page
+    answers 400), not silently ignored."""
+
+    @property
+    def unknown_fields(self) -> list[str]:
+        return unknown_fields(self.data, self.fields) if self.is_bound else []
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        unknown = self.unknown_fields
+        if unknown:
+            plural = "s" if len(unknown) > 1 else ""
+            raise ValidationError(
+                f"Unknown field{plural}: {', '.join(unknown)}; "
+                f"this form accepts: {', '.join(self.fields)}."
+            )
+        return cleaned
+
+
+class TokenCreateForm(RejectUnknownFieldsForm):
     """Name and lifetime of a new personal API token."""
 
     name = forms.CharField(

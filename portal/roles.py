@@ -106,6 +106,8 @@ METRICS_IMPORT = "metrics.import"
 COSTS_WRITE = "costs.write"
 VENDORS_WRITE = "vendors.write"
 REVIEWS_SUBMIT = "reviews.submit"
+# Everyone's API tokens: the list of all and revoking any (portal/account_views.py).
+TOKENS_MANAGE = "tokens.manage"
 
 POLICY: dict[str, frozenset[str]] = {
     # Every page and read endpoint: any role.
@@ -120,6 +122,8 @@ POLICY: dict[str, frozenset[str]] = {
     VENDORS_WRITE: frozenset({Role.PROCUREMENT, Role.ADMIN}),
     # Go/no-go reviews: the RACI letter decides beyond this (R or C, or a PM).
     REVIEWS_SUBMIT: frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.APPROVER, Role.ADMIN}),
+    # Every user's API tokens: platform admins (their own: any role).
+    TOKENS_MANAGE: frozenset({Role.ADMIN}),
 }
 
 

@@ -8,6 +8,7 @@ production: ``SECRET_KEY`` and ``ALLOWED_HOSTS`` then have no default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -349,3 +350,64 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "portal.request_guards.RequestBodyLimitMiddleware",
 )
+# Login throttling (django-axes, portal/auth.py): per account and per client
+# address, on the portal's login page and the admin's alike.
+INSTALLED_APPS += ["axes"]
+# Axes' middleware turns a lockout into the login page with the reason; last,
+# so it sees the response of the login view. The CSP middleware wraps it, so
+# that page gets its header (and nonce) too.
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before the password is checked.
+    "portal.auth.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Either criterion locks: one account from anywhere, or one address trying many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.auth.client_ip"
+# Behind a TLS proxy every client has the proxy's address: say how many
+# proxies append to X-Forwarded-For so the client's own address is used.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Successful logins are in the session table already; axes keeps failures.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles,
+# images, fonts and requests only from the portal itself; an inline script
+# runs only with the request's nonce (``{{ request.csp_nonce }}``). Pages that
+# need more (ReDoc's styled components) widen it with ``csp_update``.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402 - beside its only use
+
+INSTALLED_APPS += ["csp"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # data: for the SVG icons Swagger UI and plotly.js draw inline.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# OpenAPI (portal/schema.py): error responses on every operation, strict
+# request bodies said so; the schema is checked by schemathesis in CI.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "portal.schema.AutoSchema"
+# django-filter's backend, but an unreadable yes/no filter is a 400 (portal/api.py).
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
+    "portal.api.FilterBackend",
+    "rest_framework.filters.SearchFilter",
+    "rest_framework.filters.OrderingFilter",
+]
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "portal.schema.document_errors",
+]

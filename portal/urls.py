@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from portal import views
+from portal import apidocs, views
 
 handler403 = "portal.views.permission_denied"
 handler404 = "portal.views.page_not_found"
@@ -16,16 +15,11 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("metrics.api.urls")),
     path("", include("costs.api.urls")),
     path("", include("reviews.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path(
-        "schema/swagger/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-swagger"
-    ),
-    path(
-        "schema/redoc/",
-        # Our template: the stock one loads Google Fonts, and no page may leave the host.
-        SpectacularRedocView.as_view(url_name="api-schema", template_name="portal/redoc.html"),
-        name="api-redoc",
-    ),
+    path("schema/", apidocs.SchemaView.as_view(), name="api-schema"),
+    # Pages for people (portal/apidocs.py): logged out, they go to the login page.
+    path("schema/swagger/", apidocs.SwaggerView.as_view(url_name="api-schema"), name="api-swagger"),
+    path("schema/redoc/", apidocs.RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/redoc/redoc.standalone.js", apidocs.redoc_bundle, name="api-redoc-bundle"),
 ]
 
 urlpatterns = [

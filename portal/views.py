@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
@@ -69,10 +70,20 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return render(request, "404.html", status=404)
 
 
+def _refusal_reason(exception: Exception | None) -> str:
+    """The reason a guard gave (``portal.roles.refusal``: which roles may), or ''."""
+    if isinstance(exception, PermissionDenied) and exception.args:
+        return str(exception.args[0])
+    return ""
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    reason = _refusal_reason(exception)
     if _wants_json(request):
-        return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
-    return render(request, "403.html", status=403)
+        return JsonResponse(
+            error_body("permission_denied", reason or "Permission denied."), status=403
+        )
+    return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

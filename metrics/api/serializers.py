@@ -12,6 +12,7 @@ from rest_framework import serializers
 from metrics.forms import validate_import_upload
 from metrics.models import ImportJob
 from pilots.models import Backend, Pilot
+from portal.api import RejectUnknownFieldsMixin
 
 __all__ = [
     "ImportJobCreateSerializer",
@@ -35,8 +36,13 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     backend: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    # Null for imports nobody started by hand (CLI, scheduled pulls).
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Blank until the file has been read.
+    detected_format = serializers.ChoiceField(
+        choices=ImportJob.Format.choices, allow_blank=True, read_only=True
     )
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     reject_groups = RejectGroupSerializer(many=True, read_only=True)
@@ -99,7 +105,7 @@ def refuse_nul_and_unknown(serializer: serializers.Serializer[Any], data: Any) -
         raise serializers.ValidationError(errors)
 
 
-class ImportJobCreateSerializer(serializers.Serializer[Any]):
+class ImportJobCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     """The multipart body of ``POST /api/v1/imports/``; validates only."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -150,9 +156,8 @@ class SummaryWindowSerializer(serializers.Serializer[Any]):
         help_text="ISO-8601 end of the window (exclusive). Default: now, or 24 hours after "
         "the start when only the start is given.",
     )
-    pilot = serializers.PrimaryKeyRelatedField(
-        queryset=Pilot.objects.all(), required=False, allow_null=True
-    )
+    # Leave it out for the whole backend; an empty value is refused, not read as "none".
+    pilot = serializers.PrimaryKeyRelatedField(queryset=Pilot.objects.all(), required=False)
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cost_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
 

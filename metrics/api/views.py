@@ -29,12 +29,13 @@ from metrics.api.serializers import (
 from metrics.filters import ImportJobFilter
 from metrics.models import ImportJob
 from pilots.models import Backend
+from portal.api import StrictPageSizeMixin
 from portal.roles import METRICS_IMPORT
 
 __all__ = ["BackendSummaryView", "ImportJobViewSet"]
 
 
-class ImportJobPagination(CursorPagination):
+class ImportJobPagination(StrictPageSizeMixin, CursorPagination):
     """Cursor pagination: the job table grows without bound and
     page-number pagination would run a COUNT(*) on every page."""
 

@@ -84,3 +84,25 @@ def test_seed_demo_leaves_an_existing_pilot_alone():
     run()
     chat.refresh_from_db()
     assert chat.team == "edited"
+
+
+def test_seed_demo_refuses_production_without_being_told(monkeypatch):
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("DJANGO_DEBUG", "false")
+
+    with pytest.raises(CommandError, match="--allow-production"):
+        run()
+
+    assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def test_seed_demo_runs_in_production_when_told_and_says_so(monkeypatch):
+    monkeypatch.setenv("DJANGO_DEBUG", "false")
+    err = StringIO()
+
+    call_command("seed_demo", "--allow-production", stdout=StringIO(), stderr=err)
+
+    assert get_user_model().objects.filter(username="admin").exists()
+    assert "DJANGO_DEBUG=false" in err.getvalue()
+    assert "--allow-production" in err.getvalue()

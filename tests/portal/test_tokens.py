@@ -259,14 +259,72 @@ def test_revoke_page_cannot_revoke_someone_elses_token(as_user, pilot_team, fina
 
 
 @pytest.mark.django_db
-def test_revoke_by_get_is_not_allowed(as_user, pilot_team):
+def test_revoke_by_get_asks_to_confirm_and_revokes_nothing(as_user, pilot_team):
     token, _ = token_create(user=pilot_team, name="ci", days=30)
 
     response = as_user(pilot_team).get(reverse("account-token-revoke", args=[token.pk]))
 
-    assert response.status_code == 405
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Revoke “ci”?" in body
+    assert (
+        f'<form method="post" action="{reverse("account-token-revoke", args=[token.pk])}"' in body
+    )
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+@pytest.mark.django_db
+def test_token_list_revoke_opens_a_confirmation_dialog(as_user, pilot_team):
+    token, _ = token_create(user=pilot_team, name="ci", days=30)
+
+    body = as_user(pilot_team).get(reverse("account-tokens")).content.decode()
+
+    # The button opens the dialog; the revoking form is inside it.
+    assert f'data-dialog-open="revoke-{token.pk}"' in body
+    dialog = body[body.index(f'<dialog id="revoke-{token.pk}"') : body.index("</dialog>")]
+    assert 'method="post"' in dialog
+    assert "Cancel" in dialog
+
+
+@pytest.mark.django_db
+def test_admin_sees_everyones_tokens_and_revokes_any(as_user, admin_user, finance):
+    token, _ = token_create(user=finance, name="finance-ci", days=30)
+    client = as_user(admin_user)
+
+    listing = client.get(reverse("account-tokens-all"))
+    confirm = client.get(reverse("account-token-revoke", args=[token.pk]))
+    revoked = client.post(reverse("account-token-revoke", args=[token.pk]))
+
+    assert listing.status_code == 200
+    assert "finance-ci" in listing.content.decode()
+    assert "fin" in listing.content.decode()
+    assert "of fin?" in confirm.content.decode()
+    assert revoked.status_code == 302
+    assert revoked["Location"] == reverse("account-tokens-all")
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    record = ChangeRecord.objects.filter(message="API token revoked").get()
+    assert record.actor_id == admin_user.pk
+
+
+@pytest.mark.django_db
+def test_everyones_tokens_page_is_for_admins_only_and_says_so(as_user, pm):
+    response = as_user(pm).get(reverse("account-tokens-all"))
+
+    assert response.status_code == 403
+    assert "This needs one of these roles: Platform admin." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_token_form_refuses_unknown_fields_naming_them(as_user, pilot_team):
+    response = as_user(pilot_team).post(
+        reverse("account-token-create"), {"name": "laptop", "days": 30, "lifetime": 7}
+    )
+
+    assert response.status_code == 400
+    assert "Unknown field: lifetime" in response.content.decode()
+    assert not ApiToken.objects.exists()
 
 
 @pytest.mark.django_db

@@ -11,13 +11,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from pilots import services
 from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer, Site, Vendor
 from portal.audit import Actor, record_change
+from portal.env import env_bool
 from portal.models import ChangeRecord
 from portal.roles import Role, sync_role_groups
 
@@ -141,7 +142,26 @@ def _at(day: dt.date, hour: int = 9) -> dt.datetime:
 class Command(BaseCommand):
     help = "Load demo data (idempotent) and print the demo logins."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="run even with DJANGO_DEBUG=false (the demo passwords are public)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        # The environment, not settings.DEBUG: that is what the deployment
+        # says (test runners switch settings.DEBUG off on their own).
+        if not env_bool("DJANGO_DEBUG", True):
+            if not options["allow_production"]:
+                raise CommandError(
+                    "seed_demo refuses to run with DJANGO_DEBUG=false: it creates users whose "
+                    "passwords are in the README. Pass --allow-production if you really mean it."
+                )
+            self.stderr.write(
+                "seed_demo ran with DJANGO_DEBUG=false because --allow-production was given: "
+                "the demo users' passwords are public; change or remove them."
+            )
         with transaction.atomic():
             users = self._users()
             vendors = self._vendors()
