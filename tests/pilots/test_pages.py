@@ -236,7 +236,7 @@ def test_timeline_is_served_locally(as_user, pm, pilot):
     body = as_user(pm).get(reverse("pilot-detail", args=[pilot.pk])).content.decode()
     assert 'id="timeline-data"' in body
     assert "/static/plotly/plotly.min.js" in body
-    assert "Plotly.newPlot" in body
+    assert "/static/js/timeline.js" in body
     assert "cdn" not in body.lower()
     assert reverse("metrics-pilot-panel", args=[pilot.pk]) in body
 

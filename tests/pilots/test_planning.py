@@ -16,7 +16,7 @@ from pilots import services
 from pilots.models import ExitCriterion, Phase, Pilot, RaciActivity, RaciAssignment
 from pilots.services import DomainError
 from portal.models import ChangeRecord
-from tests.factories import BackendFactory, PhaseFactory, UserFactory
+from tests.factories import BackendFactory, CostCenterFactory, PhaseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def make_pilot(actor: Any, **overrides: Any) -> Pilot:
         "candidate_backend": BackendFactory.create(),
         "baseline_backend": BackendFactory.create(),
         "team": "search",
-        "cost_center": "CC-1",
+        "cost_center": CostCenterFactory.create(code="CC-1").code,
         "target_start": D(2026, 1, 5),
         "target_end": D(2026, 9, 30),
     }

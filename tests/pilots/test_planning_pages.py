@@ -134,7 +134,7 @@ def pilot_form_data(pilot: Pilot, **changes: Any) -> dict[str, Any]:
         "candidate_backend": pilot.candidate_backend_id,
         "baseline_backend": pilot.baseline_backend_id,
         "team": pilot.team,
-        "cost_center": pilot.cost_center,
+        "cost_center": pilot.cost_center_id,
         "traffic_slice": pilot.traffic_slice,
         "target_start": pilot.target_start.isoformat(),
         "target_end": pilot.target_end.isoformat(),
