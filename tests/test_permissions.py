@@ -108,6 +108,11 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # pilots API: POST-only commands (GET is 405 for every role; writes are
+    # PILOTS_WRITE, tested in tests/pilots/test_api_write.py)
+    "api-pilot-phases": POST_ONLY,
+    "api-phase-exit-criteria": POST_ONLY,
+    "api-phase-start": POST_ONLY,
 }
 
 
@@ -187,6 +192,10 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
+    "api-phase-detail": {"pk": lambda w: w.phase.pk},
+    "api-phase-exit-criteria": {"pk": lambda w: w.phase.pk},
+    "api-phase-start": {"pk": lambda w: w.phase.pk},
+    "api-exit-criterion-detail": {"pk": lambda w: w.criterion.pk},
 }
 
 

@@ -11,5 +11,7 @@ router.include_format_suffixes = False
 router.register("vendors", views.VendorViewSet, basename="api-vendor")
 router.register("backends", views.BackendViewSet, basename="api-backend")
 router.register("pilots", views.PilotViewSet, basename="api-pilot")
+router.register("phases", views.PhaseViewSet, basename="api-phase")
+router.register("exit-criteria", views.ExitCriterionViewSet, basename="api-exit-criterion")
 
 urlpatterns = router.urls

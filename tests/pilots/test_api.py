@@ -200,15 +200,19 @@ def test_pilot_detail_recommends_not_yet_when_few_answers_are_yes(client_):
 
 
 @pytest.mark.django_db
-def test_read_api_refuses_writes(client_):
+def test_readers_cannot_write_and_nobody_deletes_or_replaces_a_pilot(client_, api_client, pm):
     pilot: Any = PilotFactory()
 
     created = client_.post("/api/v1/pilots/", {"name": "x"}, format="json")
-    deleted = client_.delete(f"/api/v1/pilots/{pilot.pk}/")
+    api_client.force_login(pm)
+    deleted = api_client.delete(f"/api/v1/pilots/{pilot.pk}/")
+    replaced = api_client.put(f"/api/v1/pilots/{pilot.pk}/", {"name": "x"}, format="json")
 
-    assert created.status_code == 405
+    assert created.status_code == 403
+    assert created.json()["error"]["code"] == "permission_denied"
     assert deleted.status_code == 405
-    assert created.json()["error"]["code"] == "method_not_allowed"
+    assert replaced.status_code == 405
+    assert deleted.json()["error"]["code"] == "method_not_allowed"
     assert Pilot.objects.filter(pk=pilot.pk).exists()
 
 
