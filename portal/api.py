@@ -6,25 +6,147 @@ errors name each field. No stack trace reaches a client.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
 
-class Pagination(PageNumberPagination):
+class Pagination(BasePagination):
+    """Page numbers without a count: the one envelope of every list,
+    ``{"next", "previous", "results"}``, as the cursor-paginated lists
+    answer. A page reads one row more than it shows to know whether there is
+    a next one, so no list runs a ``COUNT(*)``."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    page_query_param = "page"
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: APIView | None = None
+    ) -> list[Any]:
+        self.request = request
+        self.page_size_now = self._page_size(request)
+        self.page_number = self._positive_int(request, self.page_query_param, default=1)
+        offset = (self.page_number - 1) * self.page_size_now
+        rows = list(queryset[offset : offset + self.page_size_now + 1])
+        self.has_next = len(rows) > self.page_size_now
+        if not rows and self.page_number > 1:
+            raise exceptions.NotFound(f"Page {self.page_number} is past the last page.")
+        return rows[: self.page_size_now]
+
+    def _positive_int(self, request: Request, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise exceptions.ValidationError({name: ["A whole number of 1 or more."]})
+        return value
+
+    def _page_size(self, request: Request) -> int:
+        size = self._positive_int(request, self.page_size_query_param, default=self.page_size)
+        return min(size, self.max_page_size)
+
+    def _link(self, page: int) -> str:
+        url = self.request.build_absolute_uri()
+        if page == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, page)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "next": self._link(self.page_number + 1) if self.has_next else None,
+                "previous": self._link(self.page_number - 1) if self.page_number > 1 else None,
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "example": "http://api.example.org/accounts/?page=3"},
+                "previous": {**link, "example": "http://api.example.org/accounts/?page=1"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "A page number (from 1).",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}, "
+                f"at most {self.max_page_size}).",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ]
+
+
+def iso_datetime(value: dt.datetime | None) -> str | None:
+    """A time as DRF's DateTimeField writes it (UTC, ISO 8601, ``Z``), for
+    lists that serialize from ``values()`` without a serializer field."""
+    if value is None:
+        return None
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class ValuesListMixin:
+    """``list()`` from ``values()`` rows for a viewset: ``list_rows(queryset)``
+    selects the columns, ``list_json(rows)`` writes the JSON of
+    ``serializer_class``, which stays the documented schema (a test per list
+    holds them equal). No model instance and no serializer field per row:
+    that, not the queries, is what a list costs (DESIGN.md)."""
+
+    @staticmethod
+    def list_rows(queryset: QuerySet[Any]) -> QuerySet[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def list_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        view: Any = self
+        queryset = view.get_queryset()
+        # Without query parameters the filters (filterset, search, ordering)
+        # change nothing but cost a form per request: skip them.
+        if request.query_params:
+            queryset = view.filter_queryset(queryset)
+        page = view.paginate_queryset(self.list_rows(queryset))
+        response: Response = view.get_paginated_response(self.list_json(page))
+        return response
 
 
 class Conflict(exceptions.APIException):

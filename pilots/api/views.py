@@ -32,6 +32,7 @@ from rest_framework.response import Response
 
 from pilots import selectors, services
 from pilots.api import examples as ex
+from pilots.api import rows
 from pilots.api.inputs import (
     ExitCriterionWriteSerializer,
     PhaseCreateSerializer,
@@ -66,7 +67,7 @@ from pilots.models import (
 )
 from pilots.selectors import pilot_list
 from pilots.services import DomainError
-from portal.api import Conflict
+from portal.api import Conflict, ValuesListMixin
 from portal.roles import PILOTS_WRITE
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
@@ -129,7 +130,9 @@ def pilot_detail_queryset() -> QuerySet[Pilot]:
     ),
     retrieve=extend_schema(summary="Get a vendor", description="One vendor, by slug."),
 )
-class VendorViewSet(viewsets.ReadOnlyModelViewSet[Vendor]):
+class VendorViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet[Vendor]):
+    list_rows = staticmethod(rows.vendor_rows)
+    list_json = staticmethod(rows.vendor_json)
     queryset = Vendor.objects.all()
     serializer_class = VendorSerializer
     lookup_field = "slug"
@@ -149,7 +152,9 @@ class VendorViewSet(viewsets.ReadOnlyModelViewSet[Vendor]):
     ),
     retrieve=extend_schema(summary="Get a backend", description="One backend, by slug."),
 )
-class BackendViewSet(viewsets.ReadOnlyModelViewSet[Backend]):
+class BackendViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet[Backend]):
+    list_rows = staticmethod(rows.backend_rows)
+    list_json = staticmethod(rows.backend_json)
     queryset = Backend.objects.select_related("vendor")
     serializer_class = BackendSerializer
     filterset_class = BackendFilter
@@ -207,13 +212,15 @@ _PILOT_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Pilo
     ),
 )
 class PilotViewSet(
+    ValuesListMixin,
     mixins.CreateModelMixin,
-    mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Pilot],
 ):
     queryset = pilot_list()
     lookup_value_regex = ID_REGEX
+    list_rows = staticmethod(rows.pilot_rows)
+    list_json = staticmethod(rows.pilot_json)
     serializer_class = PilotListSerializer
     filterset_class = PilotFilter
     search_fields = ["name", "model_name", "team"]

@@ -149,10 +149,32 @@ def test_pilot_list_is_paginated(client_):
     PilotFactory.create_batch(3)
 
     body = client_.get("/api/v1/pilots/", {"page_size": 2}).json()
+    last = client_.get(body["next"]).json()
 
-    assert body["count"] == 3
+    # One envelope for every list, as the cursor-paginated ones: no count.
+    assert set(body) == {"next", "previous", "results"}
     assert len(body["results"]) == 2
-    assert body["next"] is not None
+    assert body["previous"] is None
+    assert "page=2" in body["next"]
+    assert len(last["results"]) == 1
+    assert last["next"] is None
+    assert "page=" not in last["previous"]
+    assert {row["name"] for row in body["results"] + last["results"]} == {
+        p.name for p in Pilot.objects.all()
+    }
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_is_not_found_and_a_bad_page_is_invalid(client_):
+    PilotFactory.create_batch(2)
+
+    past = client_.get("/api/v1/pilots/", {"page": 3, "page_size": 1})
+    bad = client_.get("/api/v1/pilots/", {"page": "zero", "page_size": -1})
+
+    assert past.status_code == 404
+    assert past.json()["error"]["code"] == "not_found"
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) <= {"page", "page_size"}
 
 
 @pytest.mark.django_db
