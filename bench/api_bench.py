@@ -185,6 +185,34 @@ def child_seed() -> dict[str, Any]:
     return {"cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}"}
 
 
+def child_cpu(cookie: str, requests: int) -> dict[str, float]:
+    """In a child process: the CPU time of one request, in process (Django's
+    test client, the same settings and database), twin and endpoint
+    alternating. CPU time of the Python process, unlike req/s, hardly moves
+    with the load of a shared machine: it is what a list costs the server
+    beyond its queries' waits."""
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    name, _, value = cookie.partition("=")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.cookies[name] = value
+    paths = [p for n in LISTS for p in (f"/bench/twin/{n}/", f"/api/v1/{n}/")]
+    for path in paths:
+        for _ in range(20):
+            assert client.get(path).status_code == 200, path
+    spent = dict.fromkeys(paths, 0.0)
+    for _ in range(10):
+        for path in paths:
+            began = time.process_time()
+            for _ in range(requests // 10):
+                client.get(path)
+            spent[path] += time.process_time() - began
+    return {path: 1000 * total / (requests // 10 * 10) for path, total in spent.items()}
+
+
 # --- server ---------------------------------------------------------------------
 
 
@@ -345,14 +373,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
-        "--rounds", type=int, default=2, help="alternating rounds a measurement is split into"
+        "--rounds", type=int, default=5, help="alternating rounds a measurement is split into"
     )
     parser.add_argument("--python-client", action="store_true", help="even if wrk is installed")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--cpu-requests", type=int, default=300, help="per endpoint, in process")
     parser.add_argument("--child-seed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-cpu", metavar="COOKIE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_seed:
         print(json.dumps(child_seed()))
+        return 0
+    if args.child_cpu:
+        print(json.dumps(child_cpu(args.child_cpu, args.cpu_requests)))
         return 0
 
     load = load_python if args.python_client or not shutil.which("wrk") else load_wrk
@@ -446,6 +479,28 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:<10} {twin['rps']:>10,.0f} {twin['p99_ms']:>7.1f}ms {real['rps']:>10,.0f} "
                 f"{real['p99_ms']:>6.1f}ms {rps_ratio:>8.2f} {p99_ratio:>6.2f}  "
                 f"{'met' if met else 'NOT met'}",
+                flush=True,
+            )
+        stop_server(server)
+        server = None
+        measured = subprocess.run(
+            [
+                *(sys.executable, __file__, "--child-cpu", cookie),
+                *("--cpu-requests", str(args.cpu_requests)),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        cpu = json.loads(measured.stdout.strip().splitlines()[-1])
+        print(f"CPU time per request in process (Django test client, {args.cpu_requests} each):")
+        for name in LISTS:
+            twin_ms, real_ms = cpu[f"/bench/twin/{name}/"], cpu[f"/api/v1/{name}/"]
+            print(
+                f"{name:<10} twin {twin_ms:6.2f} ms   API {real_ms:6.2f} ms   "
+                f"× {real_ms / twin_ms:.2f}",
                 flush=True,
             )
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 from metrics.forms import validate_import_upload
@@ -69,6 +70,38 @@ def _job_json(job: ImportJob) -> dict[str, Any]:
     duration = job.duration_seconds
     row["duration_seconds"] = float(duration) if duration is not None else None
     return row
+
+
+IMPORT_JOB_VALUES = (
+    *_JOB_PLAIN,
+    *_JOB_TIMES,
+    "backend__slug",
+    "pilot_id",
+    "created_by__username",
+)
+
+
+def import_job_rows(queryset: QuerySet[ImportJob]) -> QuerySet[ImportJob, dict[str, Any]]:
+    """The columns of a page of jobs, for ``portal.api.ValuesListMixin``
+    (``list_rows``); ``import_job_json`` writes them (``list_json``)."""
+    rows: QuerySet[ImportJob, dict[str, Any]] = queryset.values(*IMPORT_JOB_VALUES)
+    return rows
+
+
+def import_job_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        row = {name: r[name] for name in _JOB_PLAIN}
+        row.update({name: iso_datetime(r[name]) for name in _JOB_TIMES})
+        row["backend"] = r["backend__slug"]
+        row["pilot"] = r["pilot_id"]
+        row["created_by"] = r["created_by__username"]
+        started, finished = r["started_at"], r["finished_at"]
+        row["duration_seconds"] = (
+            (finished - started).total_seconds() if started and finished else None
+        )
+        out.append(row)
+    return out
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):

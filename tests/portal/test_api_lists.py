@@ -87,3 +87,25 @@ def test_import_list_json_is_the_import_serializers_item_by_item(client_, pilot_
     assert body["results"][1]["duration_seconds"] == 2.5
     assert body["results"][1]["created_by"] == "team"
     assert body["results"][0]["created_by"] is None
+
+
+@pytest.mark.django_db
+def test_import_rows_from_values_write_the_import_serializers_json(pilot_team):
+    # Ready for ImportJobViewSet to list through portal.api.ValuesListMixin.
+    from metrics.api.serializers import import_job_json, import_job_rows
+
+    started = dt.datetime(2026, 1, 5, 12, 0, 1, 250000, tzinfo=dt.UTC)
+    ImportJobFactory(
+        created_by=pilot_team,
+        pilot=PilotFactory(),
+        unmapped={"x": 1},
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=1),
+    )
+    ImportJobFactory()
+    jobs = ImportJob.objects.select_related("backend", "created_by").order_by("id")
+
+    written = import_job_json(list(import_job_rows(jobs)))
+
+    expected = [json.loads(JSONRenderer().render(ImportJobSerializer(job).data)) for job in jobs]
+    assert json.loads(JSONRenderer().render(written)) == expected
