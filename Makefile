@@ -60,3 +60,7 @@ beat: install
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-api
+bench-api: install  # the list endpoints against hand-written twins (bench/README.md)
+	$(PY) bench/api_bench.py

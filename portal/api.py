@@ -6,18 +6,23 @@ errors name each field. No stack trace reaches a client.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404
 from django_filters import BooleanFilter  # type: ignore[import-untyped]
 from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
-from rest_framework import exceptions, status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -76,21 +81,143 @@ class StrictPageSizeMixin:
         return size
 
 
-class Pagination(StrictPageSizeMixin, PageNumberPagination):
-    """Page numbers; ``page`` must be a whole number of at least 1 (an empty
-    or unreadable one is a 400, not the first page)."""
+class Pagination(BasePagination):
+    """Page numbers without a count: the one envelope of every list,
+    ``{"next", "previous", "results"}``, as the cursor-paginated lists
+    answer. A page reads one row more than it shows to know whether there is
+    a next one, so no list runs a ``COUNT(*)``."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    page_query_param = "page"
 
-    def get_page_number(self, request: Any, paginator: Any) -> int | str:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is not None and (not raw.isascii() or not raw.isdigit() or int(raw) < 1):
-            raise exceptions.ValidationError(
-                {self.page_query_param: [f"A whole number of at least 1, not {raw[:40]!r}."]}
-            )
-        return raw or 1
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: APIView | None = None
+    ) -> list[Any]:
+        self.request = request
+        self.page_size_now = self._page_size(request)
+        self.page_number = self._positive_int(request, self.page_query_param, default=1)
+        offset = (self.page_number - 1) * self.page_size_now
+        rows = list(queryset[offset : offset + self.page_size_now + 1])
+        self.has_next = len(rows) > self.page_size_now
+        if not rows and self.page_number > 1:
+            raise exceptions.NotFound(f"Page {self.page_number} is past the last page.")
+        return rows[: self.page_size_now]
+
+    def _positive_int(self, request: Request, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise exceptions.ValidationError({name: ["A whole number of 1 or more."]})
+        return value
+
+    def _page_size(self, request: Request) -> int:
+        size = self._positive_int(request, self.page_size_query_param, default=self.page_size)
+        return min(size, self.max_page_size)
+
+    def _link(self, page: int) -> str:
+        url = self.request.build_absolute_uri()
+        if page == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, page)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "next": self._link(self.page_number + 1) if self.has_next else None,
+                "previous": self._link(self.page_number - 1) if self.page_number > 1 else None,
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "example": "http://api.example.org/accounts/?page=3"},
+                "previous": {**link, "example": "http://api.example.org/accounts/?page=1"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "A page number (from 1).",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}, "
+                f"at most {self.max_page_size}).",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ]
+
+
+def iso_datetime(value: dt.datetime | None) -> str | None:
+    """A time as DRF's DateTimeField writes it (UTC, ISO 8601, ``Z``), for
+    lists that serialize from ``values()`` without a serializer field."""
+    if value is None:
+        return None
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class ValuesListMixin:
+    """``list()`` from ``values()`` rows for a viewset: ``list_rows(queryset)``
+    selects the columns, ``list_json(rows)`` writes the JSON of
+    ``serializer_class``, which stays the documented schema (a test per list
+    holds them equal). No model instance and no serializer field per row:
+    that, not the queries, is what a list costs (DESIGN.md)."""
+
+    @staticmethod
+    def list_rows(queryset: QuerySet[Any]) -> QuerySet[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def list_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        view: Any = self
+        queryset = view.get_queryset()
+        # Without query parameters the filters (filterset, search, ordering)
+        # change nothing but cost a form per request: skip them.
+        if request.query_params:
+            queryset = view.filter_queryset(queryset)
+        page = view.paginate_queryset(self.list_rows(queryset))
+        response: Response = view.get_paginated_response(self.list_json(page))
+        return response
+
+
+class Conflict(exceptions.APIException):
+    """409: the request is well formed but the object's state refuses it
+    (the phase is not planned, another phase is active, the pilot is closed)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
+
+
+class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
+    """A request body. A key that is not one of its writable fields is a 400
+    naming it, never silently ignored (``pilot_id`` for ``pilot`` would
+    otherwise "succeed" without the pilot); nested input serializers that
+    derive from it are checked too."""
 
 
 BOOLEAN_VALUES = frozenset({"", "true", "false", "True", "False", "1", "0"})
@@ -138,6 +265,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+        # Model-wide rules (constraints, clean()) come keyed "__all__".
+        if "__all__" in fields:
+            fields = {**fields}
+            general = fields.pop("__all__")
+            fields["non_field_errors"] = [*general, *fields.get("non_field_errors", [])]
         exc = exceptions.ValidationError(fields)
     if isinstance(exc, RequestDataTooBig):
         # An upload past IMPORT_MAX_BYTES (portal.request_guards): say so, not 500.

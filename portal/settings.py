@@ -326,7 +326,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Axes logs every successful login at INFO; failures and lockouts are
+    # logged at WARNING (and by portal.auth).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Costs: the reporting currency. Bills in another currency are refused row
@@ -374,6 +376,9 @@ AXES_CLIENT_IP_CALLABLE = "portal.auth.client_ip"
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Successful logins are in the session table already; axes keeps failures.
 AXES_DISABLE_ACCESS_LOG = True
+# Axes logs "deleted 0 failed attempts" at every successful login; the
+# failures and lockouts (portal.auth) are what operators need.
+AXES_VERBOSE = False
 
 # Content-Security-Policy (django-csp) on every response: scripts, styles,
 # images, fonts and requests only from the portal itself; an inline script

@@ -144,6 +144,11 @@ EXPECTATIONS: dict[str, Access] = {
     # portal: API docs are pages
     "api-swagger": Access(page=True),
     "api-redoc": Access(page=True),
+    # pilots API: POST-only commands (GET is 405 for every role; writes are
+    # PILOTS_WRITE, tested in tests/pilots/test_api_write.py)
+    "api-pilot-phases": POST_ONLY,
+    "api-phase-exit-criteria": POST_ONLY,
+    "api-phase-start": POST_ONLY,
 }
 
 
@@ -343,6 +348,10 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-bill-mapping-detail": {"pk": lambda w: w.bill_mapping.pk},
     "api-cost-model-detail": {"pk": lambda w: w.cost_model.pk},
     "api-usage-mapping-detail": {"pk": lambda w: w.usage_mapping.pk},
+    "api-phase-detail": {"pk": lambda w: w.phase.pk},
+    "api-phase-exit-criteria": {"pk": lambda w: w.phase.pk},
+    "api-phase-start": {"pk": lambda w: w.phase.pk},
+    "api-exit-criterion-detail": {"pk": lambda w: w.criterion.pk},
 }
 
 

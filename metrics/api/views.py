@@ -25,11 +25,13 @@ from metrics.api.serializers import (
     ImportJobSerializer,
     MetricsSummarySerializer,
     SummaryWindowSerializer,
+    import_job_json,
+    import_job_rows,
 )
 from metrics.filters import ImportJobFilter
 from metrics.models import ImportJob
 from pilots.models import Backend
-from portal.api import StrictPageSizeMixin
+from portal.api import StrictPageSizeMixin, ValuesListMixin
 from portal.roles import METRICS_IMPORT
 
 __all__ = ["BackendSummaryView", "ImportJobViewSet"]
@@ -62,11 +64,16 @@ class ImportJobPagination(StrictPageSizeMixin, CursorPagination):
     ),
 )
 class ImportJobViewSet(
+    ValuesListMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[ImportJob],
 ):
+    # The list is written from values() rows (same JSON as the serializer,
+    # tests/portal/test_api_lists.py): no model instance per job.
+    list_rows = staticmethod(import_job_rows)
+    list_json = staticmethod(import_job_json)
     queryset = ImportJob.objects.select_related("backend", "created_by")
     serializer_class = ImportJobSerializer
     pagination_class = ImportJobPagination

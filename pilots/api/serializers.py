@@ -231,13 +231,30 @@ class PilotDetailSerializer(PilotListSerializer):
 
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, pilot: Pilot) -> dict[str, Any]:
-        answers = list(pilot.readiness_answers.all())
-        verdict = readiness_recommendation(answers)
-        return {
-            "answers": ReadinessAnswerSerializer(answers, many=True).data,
-            "recommendation": RECOMMEND_PILOT if verdict.recommend_pilot else RECOMMEND_NOT_YET,
-            "yes": verdict.yes,
-            "no": verdict.no,
-            "unknown": verdict.unknown,
-            "summary": verdict.summary,
-        }
+        return readiness_data(list(pilot.readiness_answers.all()))
+
+
+def readiness_data(answers: list[ReadinessAnswer]) -> dict[str, Any]:
+    """The checklist and the portal's recommendation (``ReadinessSerializer``)."""
+    verdict = readiness_recommendation(answers)
+    return {
+        "answers": ReadinessAnswerSerializer(answers, many=True).data,
+        "recommendation": RECOMMEND_PILOT if verdict.recommend_pilot else RECOMMEND_NOT_YET,
+        "yes": verdict.yes,
+        "no": verdict.no,
+        "unknown": verdict.unknown,
+        "summary": verdict.summary,
+    }
+
+
+class PhaseDetailSerializer(PhaseSerializer):
+    """A phase on its own: with the pilot it belongs to."""
+
+    pilot = serializers.IntegerField(source="pilot_id", read_only=True, help_text="Pilot id.")
+
+    class Meta(PhaseSerializer.Meta):
+        fields = ["pilot", *PhaseSerializer.Meta.fields]
+
+
+class PhasesCreatedSerializer(serializers.Serializer[Any]):
+    phases = PhaseSerializer(many=True, help_text="The phases created, in plan order.")

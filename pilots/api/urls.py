@@ -12,6 +12,8 @@ router.include_format_suffixes = False
 router.register("vendors", vendors.VendorViewSet, basename="api-vendor")
 router.register("backends", views.BackendViewSet, basename="api-backend")
 router.register("pilots", views.PilotViewSet, basename="api-pilot")
+router.register("phases", views.PhaseViewSet, basename="api-phase")
+router.register("exit-criteria", views.ExitCriterionViewSet, basename="api-exit-criterion")
 
 # Vendors, contracts, incidents and spares (issue 12): writable by procurement.
 router.register("contracts", vendors.ContractViewSet, basename="api-contract")

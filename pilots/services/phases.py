@@ -469,11 +469,36 @@ def _apply(phase: Phase, pilot: Pilot, actor: Actor, message: str, **changes: An
     audit_update(actor=actor, instance=phase, pilot=pilot, before=before, message=message)
 
 
+def _check_start_time(at: dt.datetime, phase: Phase, phases: list[Phase]) -> None:
+    """A start recorded after the fact (teams say when the phase really
+    began) lies in the past, and not before an earlier phase ended."""
+    if timezone.is_naive(at):
+        raise DomainError({"actual_start": "The start time needs a time zone (e.g. Z)."})
+    if at > timezone.now():
+        raise DomainError({"actual_start": "The start time cannot be in the future."})
+    earlier = [p for p in phases if p.order < phase.order]
+    ends = [t for p in earlier for t in (p.actual_end, p.actual_start) if t is not None]
+    if ends and at < max(ends):
+        last = max(ends)
+        raise DomainError(
+            {
+                "actual_start": (
+                    f"{phase.label} cannot start before the previous phase ended "
+                    f"({last.astimezone(dt.UTC).isoformat().replace('+00:00', 'Z')})."
+                )
+            }
+        )
+
+
 @transaction.atomic
 def phase_start(*, phase: Phase, actor: Actor, at: dt.datetime | None = None) -> Phase:
-    """Start the next planned phase. The first start makes the pilot active."""
+    """Start the next planned phase, now or at ``at`` (a start recorded after
+    the fact: in the past, not before the previous phase ended). The first
+    start makes the pilot active."""
     phase, pilot, phases = _lock(phase)
     _check_transition("start", phase, pilot, phases)
+    if at is not None:
+        _check_start_time(at, phase, phases)
     _apply(phase, pilot, actor, "started", status=_S.ACTIVE, actual_start=at or timezone.now())
     if pilot.status == Pilot.Status.DRAFT:
         _set_pilot_status(

@@ -178,7 +178,12 @@ def test_the_upload_page_offers_only_the_users_scope(
     pilot: Pilot,
 ) -> None:
     elsewhere = Backend.objects.create(
-        name="CPU C", slug="cpu-c", kind=Backend.Kind.CPU, vendor=backend.vendor, device_count=1
+        name="CPU C",
+        slug="cpu-c",
+        kind=Backend.Kind.CPU,
+        vendor=backend.vendor,
+        device_count=1,
+        site=backend.site,
     )
     Backend.objects.create(
         name="Old D",
@@ -186,6 +191,7 @@ def test_the_upload_page_offers_only_the_users_scope(
         kind=Backend.Kind.CPU,
         vendor=backend.vendor,
         device_count=1,
+        site=backend.site,
         is_active=False,
     )
     give_raci_letter(pilot_team, pilot)

@@ -150,10 +150,32 @@ def test_pilot_list_is_paginated(client_):
     PilotFactory.create_batch(3)
 
     body = client_.get("/api/v1/pilots/", {"page_size": 2}).json()
+    last = client_.get(body["next"]).json()
 
-    assert body["count"] == 3
+    # One envelope for every list, as the cursor-paginated ones: no count.
+    assert set(body) == {"next", "previous", "results"}
     assert len(body["results"]) == 2
-    assert body["next"] is not None
+    assert body["previous"] is None
+    assert "page=2" in body["next"]
+    assert len(last["results"]) == 1
+    assert last["next"] is None
+    assert "page=" not in last["previous"]
+    assert {row["name"] for row in body["results"] + last["results"]} == {
+        p.name for p in Pilot.objects.all()
+    }
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_is_not_found_and_a_bad_page_is_invalid(client_):
+    PilotFactory.create_batch(2)
+
+    past = client_.get("/api/v1/pilots/", {"page": 3, "page_size": 1})
+    bad = client_.get("/api/v1/pilots/", {"page": "zero", "page_size": -1})
+
+    assert past.status_code == 404
+    assert past.json()["error"]["code"] == "not_found"
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) <= {"page", "page_size"}
 
 
 @pytest.mark.django_db
@@ -201,15 +223,19 @@ def test_pilot_detail_recommends_not_yet_when_few_answers_are_yes(client_):
 
 
 @pytest.mark.django_db
-def test_read_api_refuses_writes(client_):
+def test_readers_cannot_write_and_nobody_deletes_or_replaces_a_pilot(client_, api_client, pm):
     pilot: Any = PilotFactory()
 
     created = client_.post("/api/v1/pilots/", {"name": "x"}, format="json")
-    deleted = client_.delete(f"/api/v1/pilots/{pilot.pk}/")
+    api_client.force_login(pm)
+    deleted = api_client.delete(f"/api/v1/pilots/{pilot.pk}/")
+    replaced = api_client.put(f"/api/v1/pilots/{pilot.pk}/", {"name": "x"}, format="json")
 
-    assert created.status_code == 405
+    assert created.status_code == 403
+    assert created.json()["error"]["code"] == "permission_denied"
     assert deleted.status_code == 405
-    assert created.json()["error"]["code"] == "method_not_allowed"
+    assert replaced.status_code == 405
+    assert deleted.json()["error"]["code"] == "method_not_allowed"
     assert Pilot.objects.filter(pk=pilot.pk).exists()
 
 

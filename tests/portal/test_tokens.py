@@ -26,7 +26,7 @@ def test_created_token_authenticates_api_calls_with_bearer_header(api_client, pi
     response = api_client.get(PILOTS_URL, **bearer(key))
 
     assert response.status_code == 200
-    assert response.json()["count"] == 0
+    assert response.json()["results"] == []
 
 
 @pytest.mark.django_db
