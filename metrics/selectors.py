@@ -369,3 +369,98 @@ def import_job_progress(job: ImportJob) -> tuple[int, int]:
     cached = cache.get(import_job_progress_key(job.pk))
     done = max(job.bytes_done, int(cached) if cached is not None else 0)
     return min(done, total), total
+
+
+# --- Review evidence: per-hour slices (reviews app) ---------------------------
+
+
+@dataclass(frozen=True)
+class HourlySlices:
+    """A backend's per-hour figures over a window, for the evidence of a
+    go/no-go review (block bootstrap over hourly slices). Only hours with
+    data appear; each list is ordered by hour.
+
+    - ``e2e`` / ``ttft``: ``(hour, {le: bucket increase})``, the hour's
+      buckets merged over every series, as the summary merges them over the
+      window (so merging all the hours gives the summary's quantiles);
+    - ``requests`` / ``errors`` / ``tokens``: ``(hour, increase)``, with
+      errors counted as the summary counts them;
+    - ``source``: ``"pilot"`` when only the pilot's own series were read,
+      ``"backend"`` when the backend's whole traffic was.
+    """
+
+    source: str
+    e2e: list[tuple[dt.datetime, dict[float, float]]]
+    ttft: list[tuple[dt.datetime, dict[float, float]]]
+    requests: list[tuple[dt.datetime, float]]
+    errors: list[tuple[dt.datetime, float]]
+    tokens: list[tuple[dt.datetime, float]]
+
+
+def pilot_has_series(
+    *, backend: Backend, pilot: Pilot, start: dt.datetime, end: dt.datetime
+) -> bool:
+    """Whether an import named the pilot for this backend's data in the
+    window (then its evidence reads the pilot's series only). One query."""
+    return _rollups(backend=backend, start=start, end=end, pilot=pilot).exists()
+
+
+def hourly_slices(
+    *,
+    backend: Backend,
+    start: dt.datetime,
+    end: dt.datetime,
+    pilot: Pilot | None = None,
+) -> HourlySlices:
+    """Per-hour bucket increases (e2e, TTFT), requests, errors and generated
+    tokens of ``backend`` over [start, end): the pilot's series when
+    ``pilot`` is given, else the backend's whole traffic. One query."""
+    rows = (
+        _rollups(backend=backend, start=start, end=end, pilot=pilot)
+        .filter(
+            series__metric__name__in=[
+                catalog.E2E_LATENCY,
+                catalog.TTFT,
+                catalog.REQUESTS,
+                catalog.ERRORS,
+                catalog.GENERATION_TOKENS,
+            ]
+        )
+        .values("hour", "series__metric__name", "series__component", "series__le")
+        .order_by()
+        .annotate(**_AGGREGATES)
+    )
+    per_hour: dict[dt.datetime, _Figures] = defaultdict(_Figures)
+    for row in rows:
+        per_hour[row["hour"].astimezone(dt.UTC)].add(row)
+    e2e: list[tuple[dt.datetime, dict[float, float]]] = []
+    ttft: list[tuple[dt.datetime, dict[float, float]]] = []
+    requests: list[tuple[dt.datetime, float]] = []
+    errors: list[tuple[dt.datetime, float]] = []
+    tokens: list[tuple[dt.datetime, float]] = []
+    for hour in sorted(per_hour):
+        f = per_hour[hour]
+        if f.buckets.get(catalog.E2E_LATENCY):
+            e2e.append((hour, dict(f.buckets[catalog.E2E_LATENCY])))
+        if f.buckets.get(catalog.TTFT):
+            ttft.append((hour, dict(f.buckets[catalog.TTFT])))
+        # As ``_figures`` counts them, without its per-hour quantiles.
+        hour_requests = f.inc(catalog.REQUESTS)
+        if hour_requests is not None:
+            parts = [f.inc(catalog.ERRORS), f.get(catalog.REQUESTS, "err_inc")]
+            requests.append((hour, hour_requests))
+            errors.append((hour, sum(float(part) for part in parts if part is not None)))
+        hour_tokens = f.inc(catalog.GENERATION_TOKENS)
+        if hour_tokens is not None:
+            tokens.append((hour, hour_tokens))
+    return HourlySlices(
+        source="backend" if pilot is None else "pilot",
+        e2e=e2e,
+        ttft=ttft,
+        requests=requests,
+        errors=errors,
+        tokens=tokens,
+    )
+
+
+__all__ += ["HourlySlices", "hourly_slices", "pilot_has_series"]

@@ -2,3 +2,25 @@
 reviews, evidence, decisions, objections, webhooks) and ``redflags`` (red
 flags raised from data). Each topic's models are imported here (``from
 reviews.models import X``)."""
+
+from reviews.models.reviews import (
+    DecidedReviewError,
+    IdempotencyRecord,
+    Objection,
+    Review,
+    ReviewSettings,
+    Webhook,
+    WebhookDelivery,
+    webhook_host_allowed,
+)
+
+__all__ = [
+    "DecidedReviewError",
+    "IdempotencyRecord",
+    "Objection",
+    "Review",
+    "ReviewSettings",
+    "Webhook",
+    "WebhookDelivery",
+    "webhook_host_allowed",
+]

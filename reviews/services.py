@@ -1,1 +1,0 @@
-"""Services of the reviews app (filled by the issues that build it)."""
