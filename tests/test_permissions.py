@@ -84,6 +84,8 @@ POST_ONLY = Access(post_only=True)
 PILOT_WRITE_PAGE = Access(roles=PILOT_WRITERS)
 PILOT_COMMAND = Access(roles=PILOT_WRITERS, post_only=True)
 
+REVIEW_READERS = Access(roles=frozenset({Role.PROGRAM_MANAGER}))
+
 # One entry per URL name that is not an ordinary read page/endpoint for every
 # role (unlisted names get READ). Add new write pages and commands here.
 EXPECTATIONS: dict[str, Access] = {
@@ -108,6 +110,20 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # reviews: read by letter holders of the pilot's RACI and PMs (the world's
+    # pilot has no letters); decisions, objections and resolutions are commands
+    "api-pilot-reviews": REVIEW_READERS,
+    "api-review-detail": REVIEW_READERS,
+    "api-review-decision": POST_ONLY,
+    "api-review-objections": POST_ONLY,
+    "api-objection-resolve": POST_ONLY,
+    "reviews-pilot-panel": Access(fragment=True),
+    "review-detail": REVIEW_READERS,
+    "review-record": REVIEW_READERS,
+    "review-record-json": REVIEW_READERS,
+    "review-decide": POST_ONLY,
+    "review-object": POST_ONLY,
+    "review-objection-resolve": POST_ONLY,
 }
 
 
@@ -166,6 +182,34 @@ class World:
         )
 
 
+    @cached_property
+    def review(self) -> Any:
+        from reviews.models import Review
+
+        author = UserFactory(username="review-author")
+        return Review.objects.create(
+            pilot=self.pilot,
+            phase=self.phase,
+            submitted_by=author,
+            recommendation=Review.Recommendation.GO,
+            submitted_at=timezone.now() - dt.timedelta(hours=2),
+            status=Review.Status.APPROVED,
+            decided_by=author,
+            decided_at=timezone.now() - dt.timedelta(hours=1),
+            seed=1,
+            verdict=Review.Verdict.INSUFFICIENT_DATA,
+            evidence={"verdict": "insufficient_data", "criteria": [], "red_flags": []},
+        )
+
+    @cached_property
+    def objection(self) -> Any:
+        from reviews.models import Objection
+
+        return Objection.objects.create(
+            review=self.review, by=self.review.submitted_by, text="probe", lodged_at=timezone.now()
+        )
+
+
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
 KWARGS: dict[str, Callable[[World], Any]] = {
@@ -181,12 +225,22 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
     "format": lambda w: "json",
+    "objection_pk": lambda w: w.objection.pk,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
     "import-detail": {"pk": lambda w: w.import_job.pk},
     "import-progress": {"pk": lambda w: w.import_job.pk},
     "import-job-detail": {"pk": lambda w: w.import_job.pk},
+    "api-review-detail": {"pk": lambda w: w.review.pk},
+    "api-review-decision": {"pk": lambda w: w.review.pk},
+    "api-review-objections": {"pk": lambda w: w.review.pk},
+    "api-objection-resolve": {"pk": lambda w: w.objection.pk},
+    "review-detail": {"pk": lambda w: w.review.pk},
+    "review-decide": {"pk": lambda w: w.review.pk},
+    "review-object": {"pk": lambda w: w.review.pk},
+    "review-record": {"pk": lambda w: w.review.pk},
+    "review-record-json": {"pk": lambda w: w.review.pk},
 }
 
 
