@@ -24,6 +24,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py seed_demo_metrics
+	$(PY) manage.py seed_demo_reviews
 	@echo ""
 	@echo "PilotGate is at http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
