@@ -100,19 +100,21 @@ def _fill(backend: Backend, start: dt.datetime, median: float) -> int:
         catalog.THROTTLE_EVENTS,
     ):
         series.append((Series(backend=backend, metric=defs[name]), None, name))
-    for s, le, _ in series:
-        key = (s.metric.pk, s.component, le, ())
+    for s, bound, _ in series:
+        key = (s.metric.pk, s.component, bound, ())
         s.key_hash = series_key_hash(backend.pk, None, key)
-    Series.objects.bulk_create([s for s, _, _ in series])
+    Series.objects.bulk_create([one for one, _, _ in series])
     rows: list[HourlyRollup] = []
     for h in range(HOURS):
         hour = start + dt.timedelta(hours=h)
         load = 0.625 + 0.375 * math.sin((hour.hour - 9) / 24 * 2 * math.pi)
         requests = 60 * 60 * 2.0 * load  # 2 req/s at peak, per minute sample
-        for s, le, name in series:
-            if le is not None:
+        for s, upper, name in series:
+            if upper is not None:
                 scale = 1.0 if name == catalog.E2E_LATENCY else 0.1
-                value = requests * _cdf(le, median * scale * (0.9 + 0.2 * load), 0.5)
+                value: float | None = requests * _cdf(
+                    upper, median * scale * (0.9 + 0.2 * load), 0.5
+                )
             elif name == catalog.REQUESTS:
                 value = requests
             elif name == catalog.ERRORS:
@@ -154,27 +156,53 @@ def main() -> None:
     with transaction.atomic():
         vendor = Vendor.objects.create(name="Bench vendor", slug="bench-vendor")
         candidate = Backend.objects.create(
-            name="Bench candidate", slug="bench-candidate", kind="wafer_scale", vendor=vendor,
-            device_model="x", device_count=1, site="s", region="r",
+            name="Bench candidate",
+            slug="bench-candidate",
+            kind="wafer_scale",
+            vendor=vendor,
+            device_model="x",
+            device_count=1,
+            site="s",
+            region="r",
         )
         baseline = Backend.objects.create(
-            name="Bench baseline", slug="bench-baseline", kind="gpu_cluster", vendor=vendor,
-            device_model="y", device_count=8, site="s", region="r",
+            name="Bench baseline",
+            slug="bench-baseline",
+            kind="gpu_cluster",
+            vendor=vendor,
+            device_model="y",
+            device_count=8,
+            site="s",
+            region="r",
         )
         team = User.objects.create(username="bench-team")
         approver = User.objects.create(username="bench-approver")
         pilot = Pilot.objects.create(
-            name="Bench pilot", model_name="m", candidate_backend=candidate,
-            baseline_backend=baseline, team="t", cost_center="CC", target_start=start.date(),
-            target_end=end.date(), status=Pilot.Status.ACTIVE,
+            name="Bench pilot",
+            model_name="m",
+            candidate_backend=candidate,
+            baseline_backend=baseline,
+            team="t",
+            cost_center="CC",
+            target_start=start.date(),
+            target_end=end.date(),
+            status=Pilot.Status.ACTIVE,
         )
         phase = Phase.objects.create(
-            pilot=pilot, kind=Phase.Kind.CANARY, order=1, planned_start=start.date(),
-            planned_end=end.date(), status=Phase.Status.ACTIVE, actual_start=start,
+            pilot=pilot,
+            kind=Phase.Kind.CANARY,
+            order=1,
+            planned_start=start.date(),
+            planned_end=end.date(),
+            status=Phase.Status.ACTIVE,
+            actual_start=start,
         )
         for metric, comparison, direction, threshold in CRITERIA:
             ExitCriterion.objects.create(
-                phase=phase, metric=metric, comparison=comparison, direction=direction,
+                phase=phase,
+                metric=metric,
+                comparison=comparison,
+                direction=direction,
                 threshold=Decimal(threshold),
             )
         activity = RaciActivity.objects.create(
@@ -185,8 +213,10 @@ def main() -> None:
         t0 = time.perf_counter()
         n = _fill(candidate, start, 1.0) + _fill(baseline, start, 1.2)
         fill = time.perf_counter() - t0
-    print(f"database: {connection.vendor}; {HOURS} hourly slices per side (6 weeks of "
-          f"minute samples), {n:,} rollup rows written in {fill:.1f} s; 10 criteria")
+    print(
+        f"database: {connection.vendor}; {HOURS} hourly slices per side (6 weeks of "
+        f"minute samples), {n:,} rollup rows written in {fill:.1f} s; 10 criteria"
+    )
 
     snap_times, eval_times, submit_times, cpu_times = [], [], [], []
     result: dict[str, object] = {}
@@ -208,16 +238,25 @@ def main() -> None:
             submit_times.append(time.perf_counter() - t3)
             Review.objects.filter(pk=review.pk).delete()
     print(f"reads + snapshot: best {min(snap_times) * 1000:.0f} ms")
-    print(f"evaluate (10 criteria, 1000 resamples each bootstrap): best "
-          f"{min(eval_times) * 1000:.0f} ms")
+    print(
+        f"evaluate (10 criteria, 1000 resamples each bootstrap): best "
+        f"{min(eval_times) * 1000:.0f} ms"
+    )
     total = min(s + e for s, e in zip(snap_times, eval_times, strict=True))
-    print(f"evidence total: best {total * 1000:.0f} ms "
-          f"({'under' if total < 1 else 'OVER'} the 1 s target)")
-    print(f"evidence CPU time of this process: best {min(cpu_times) * 1000:.0f} ms "
-          "(the machine is shared: wall time includes waiting for a core)")
-    print(f"review_submit (evidence + insert + audit + notification): best "
-          f"{min(submit_times) * 1000:.0f} ms")
-    verdicts = [(c["metric"], c["verdict"]) for c in result["criteria"]]  # type: ignore[index,union-attr]
+    print(
+        f"evidence total: best {total * 1000:.0f} ms "
+        f"({'under' if total < 1 else 'OVER'} the 1 s target)"
+    )
+    print(
+        f"evidence CPU time of this process: best {min(cpu_times) * 1000:.0f} ms "
+        "(the machine is shared: wall time includes waiting for a core)"
+    )
+    print(
+        f"review_submit (evidence + insert + audit + notification): best "
+        f"{min(submit_times) * 1000:.0f} ms"
+    )
+    criteria: list[dict[str, object]] = result["criteria"]  # type: ignore[assignment]
+    verdicts = [(c["metric"], c["verdict"]) for c in criteria]
     print(f"overall {result['verdict']} (score {result['score']}); {verdicts}")
 
 

@@ -437,7 +437,7 @@ def hourly_slices(
         "id", "metric__name", "component", "le", "labels"
     ):
         if name in (catalog.E2E_LATENCY, catalog.TTFT):
-            if component == Series.Component.BUCKET:
+            if component == Series.Component.BUCKET and le is not None:
                 role[sid] = (name, float(le))
         elif component == Series.Component.VALUE:
             role[sid] = (name, None)

@@ -224,7 +224,10 @@ def evaluate(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         )
         weighted.append(
             stats.WeightedVerdict(
-                result.metric, result.verdict, bool(criterion["critical"]), float(criterion["weight"])
+                result.metric,
+                result.verdict,
+                bool(criterion["critical"]),
+                float(criterion["weight"]),
             )
         )
     overall = stats.overall_verdict(

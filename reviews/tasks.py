@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from reviews.services.webhooks import backoff_seconds, webhook_deliver
 from reviews.models import WebhookDelivery
+from reviews.services.webhooks import backoff_seconds, webhook_deliver
 
 __all__ = ["deliver_webhook"]
 

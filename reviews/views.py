@@ -23,10 +23,9 @@ from reviews import charts, selectors, services
 from reviews.forms import DecisionForm, ObjectionForm, ResolveForm
 from reviews.models import Objection, Review
 
+
 def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    return render(
-        request, template, {**context, "DISPLAY_TIME_ZONE": settings.DISPLAY_TIME_ZONE}
-    )
+    return render(request, template, {**context, "DISPLAY_TIME_ZONE": settings.DISPLAY_TIME_ZONE})
 
 
 READ_REFUSAL = "Reviews are read by holders of a letter in this pilot's RACI and program managers."
@@ -110,7 +109,9 @@ def review_object_page(request: HttpRequest, pk: int) -> HttpResponse:
     form = ObjectionForm(request.POST)
     if form.is_valid():
         try:
-            services.objection_lodge(review=review, actor=request.user, text=form.cleaned_data["text"])
+            services.objection_lodge(
+                review=review, actor=request.user, text=form.cleaned_data["text"]
+            )
         except ValidationError as error:
             _refusal(request, error)
         else:

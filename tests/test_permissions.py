@@ -181,12 +181,11 @@ class World:
             scrape_time=timezone.now() - dt.timedelta(hours=1),
         )
 
-
     @cached_property
     def review(self) -> Any:
         from reviews.models import Review
 
-        author = UserFactory(username="review-author")
+        author: Any = UserFactory(username="review-author")
         return Review.objects.create(
             pilot=self.pilot,
             phase=self.phase,

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
@@ -76,6 +77,8 @@ def idempotent(
             status=400,
         )
     user = request.user
+    if not isinstance(user, User):
+        return handle()
     endpoint = request.path[:200]
     digest = _request_hash(request)
     found = IdempotencyRecord.objects.filter(user=user, endpoint=endpoint, key=key).first()

@@ -28,7 +28,10 @@ class ReviewCreateSerializer(serializers.Serializer[Any]):
     recommendation = serializers.ChoiceField(choices=Review.Recommendation.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
     proposed_end = serializers.DateField(
-        required=False, allow_null=True, default=None, help_text="Only for extend: the new planned end."
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only for extend: the new planned end.",
     )
 
 
@@ -90,7 +93,16 @@ class ObjectionSerializer(serializers.ModelSerializer[Objection]):
 
     class Meta:
         model = Objection
-        fields = ["id", "review", "by", "text", "lodged_at", "resolved_by", "resolved_at", "resolution"]
+        fields = [
+            "id",
+            "review",
+            "by",
+            "text",
+            "lodged_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution",
+        ]
         read_only_fields = fields
 
 
@@ -143,7 +155,9 @@ class ReviewListSerializer(ReviewSerializer):
 
 class DecisionSerializer(serializers.Serializer[Any]):
     decision = serializers.ChoiceField(choices=[("approved", "Approved"), ("rejected", "Rejected")])
-    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20000
+    )
     override_reason = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -72,12 +72,14 @@ def _translate(exc: Exception) -> Exception:
 
 ERROR_EXAMPLE = OpenApiExample(
     "Refused",
-    value=error_body("conflict", "Canary already has an open review, #12; it must be decided first."),
+    value=error_body(
+        "conflict", "Canary already has an open review, #12; it must be decided first."
+    ),
     response_only=True,
     status_codes=["409"],
 )
 ERRORS: dict[int, OpenApiResponse] = {
-    400: OpenApiResponse(description="Invalid fields: `{\"error\": {code, message, fields}}`."),
+    400: OpenApiResponse(description='Invalid fields: `{"error": {code, message, fields}}`.'),
     403: OpenApiResponse(description="A role, but not the RACI letter this needs."),
     404: OpenApiResponse(description="No such object, or no role at all."),
     409: OpenApiResponse(description="Conflicts with the current state (named)."),

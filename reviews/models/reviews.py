@@ -46,7 +46,9 @@ class ReviewSettings(models.Model):
     )
     resamples = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1000)])
     temperature_limit = models.FloatField(
-        null=True, blank=True, help_text="Device temperature limit in °C, where the vendor gives one."
+        null=True,
+        blank=True,
+        help_text="Device temperature limit in °C, where the vendor gives one.",
     )
 
     class Meta:
@@ -165,13 +167,6 @@ class Review(models.Model):
     def __str__(self) -> str:
         return f"Review #{self.pk} ({self.get_recommendation_display()}, {self.status})"
 
-    @property
-    def is_decided(self) -> bool:
-        return self.status != self.Status.OPEN
-
-    def audit_scope(self) -> str:
-        return f"pilot:{self.pilot_id}"
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The model half of immutability (the trigger is the database half):
         # a review already decided in the database is never saved again.
@@ -189,6 +184,13 @@ class Review(models.Model):
         if self.is_decided:
             raise DecidedReviewError(f"Review #{self.pk} is decided and cannot be deleted.")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status != self.Status.OPEN
+
+    def audit_scope(self) -> str:
+        return f"pilot:{self.pilot_id}"
 
 
 class Objection(models.Model):

@@ -370,8 +370,8 @@ def objection_lodge(*, review: Review, actor: Actor, text: str) -> Objection:
 def objection_resolve(*, objection: Objection, actor: Actor, note: str) -> Objection:
     """The objector or the A resolves an objection with a note."""
     user = acting_user(actor)
-    objection = Objection.objects.select_for_update().select_related("review__pilot").get(
-        pk=objection.pk
+    objection = (
+        Objection.objects.select_for_update().select_related("review__pilot").get(pk=objection.pk)
     )
     pilot = objection.review.pilot
     accountable = pilot_services.accountable_for(pilot)

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -82,7 +83,9 @@ def verify(
 
 def _check_url(url: str) -> None:
     if not webhook_host_allowed(url):
-        raise ReviewError({"url": "This host is not an allowed webhook host; ask a platform admin."})
+        raise ReviewError(
+            {"url": "This host is not an allowed webhook host; ask a platform admin."}
+        )
 
 
 @transaction.atomic
@@ -144,7 +147,7 @@ def webhook_dispatch(
             webhook=webhook, event_id=event_id, event=event, body=body, attempt=1
         )
         deliveries.append(delivery)
-        transaction.on_commit(lambda pk=delivery.pk: deliver_webhook.delay(pk))
+        transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
     return deliveries
 
 
@@ -176,7 +179,9 @@ def webhook_deliver(*, delivery_id: int, base_backoff: float = BACKOFF_BASE_SECO
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "PilotGate-Webhook/1",
-                SIGNATURE_HEADER: sign(secret=webhook.secret, body=body, timestamp=int(time.time())),
+                SIGNATURE_HEADER: sign(
+                    secret=webhook.secret, body=body, timestamp=int(time.time())
+                ),
                 EVENT_ID_HEADER: str(delivery.event_id),
             },
         )

@@ -40,9 +40,7 @@ def _definitions() -> dict[str, MetricDefinition]:
 def _series(
     backend: Any, pilot: Pilot | None, definition: MetricDefinition, **extra: Any
 ) -> Series:
-    series: Series = SeriesFactory.build(
-        backend=backend, pilot=pilot, metric=definition, **extra
-    )
+    series: Series = SeriesFactory.build(backend=backend, pilot=pilot, metric=definition, **extra)
     return series
 
 
@@ -116,8 +114,8 @@ def pilot_in_canary(
 ) -> tuple[Pilot, Phase, Phase]:
     """An active pilot whose first phase is active since START, a second
     phase planned, and a go/no-go activity with the given letters."""
-    pilot: Pilot = PilotFactory(status=Pilot.Status.ACTIVE)
-    active: Phase = PhaseFactory(
+    pilot: Any = PilotFactory(status=Pilot.Status.ACTIVE)
+    active: Any = PhaseFactory(
         pilot=pilot,
         order=1,
         kind=Phase.Kind.CANARY,
@@ -126,7 +124,7 @@ def pilot_in_canary(
         planned_start=START.date(),
         planned_end=START.date() + dt.timedelta(weeks=4),
     )
-    following: Phase = PhaseFactory(
+    following: Any = PhaseFactory(
         pilot=pilot,
         order=2,
         kind=Phase.Kind.PRODUCTION_RAMP,

@@ -61,7 +61,7 @@ def test_team_submits_consulted_objects_accountable_decides_and_the_phase_moves_
         evidence
     )
     assert [c["metric"] for c in evidence["criteria"]] == ["e2e_latency_p99", "error_rate"]
-    assert all(CRITERION_FIELDS <= set(c) for c in evidence["criteria"])
+    assert all(set(c) >= CRITERION_FIELDS for c in evidence["criteria"])
     assert evidence["verdict"] == "pass"
     assert review["status"] == "open" and review["decision"] is None
     assert Notification.objects.filter(key=f"review:{review['id']}:submitted").exists()
@@ -104,7 +104,9 @@ def test_team_submits_consulted_objects_accountable_decides_and_the_phase_moves_
         pilot_team.email,
         "proc@example.com",
     }
-    assert ChangeRecord.objects.filter(scope=f"pilot:{canary.pilot.pk}", message="review approved").exists()
+    assert ChangeRecord.objects.filter(
+        scope=f"pilot:{canary.pilot.pk}", message="review approved"
+    ).exists()
 
 
 def test_approving_the_last_phase_completes_the_pilot(
@@ -147,7 +149,9 @@ def test_approved_extend_moves_the_planned_end(
     )
     assert response.status_code == 201, response.content
     client_for(approver).post(
-        f"/api/v1/reviews/{response.json()['id']}/decision/", {"decision": "approved"}, format="json"
+        f"/api/v1/reviews/{response.json()['id']}/decision/",
+        {"decision": "approved"},
+        format="json",
     )
     canary.phase.refresh_from_db()
     assert canary.phase.planned_end == new_end
@@ -179,7 +183,9 @@ def test_proposed_end_only_for_extend(canary: Any, client_for: Any, pilot_team: 
     assert extend.status_code == 400 and "proposed_end" in extend.json()["error"]["fields"]
 
 
-def test_a_phase_that_is_not_active_is_refused(canary: Any, client_for: Any, pilot_team: Any) -> None:
+def test_a_phase_that_is_not_active_is_refused(
+    canary: Any, client_for: Any, pilot_team: Any
+) -> None:
     response = client_for(pilot_team).post(
         canary.url, {"phase": canary.following.pk, "recommendation": "go"}, format="json"
     )

@@ -35,7 +35,7 @@ def setup(pilot_team: Any, approver: Any, client_for: Any) -> Any:
             format="json",
         )
         assert response.status_code == 201, response.content
-        body: dict[str, Any] = response.json()
+        body: dict[str, Any] = dict(response.json())
         return body
 
     return make
@@ -43,7 +43,7 @@ def setup(pilot_team: Any, approver: Any, client_for: Any) -> Any:
 
 def _only(review: dict[str, Any]) -> dict[str, Any]:
     (criterion,) = review["evidence"]["criteria"]
-    return criterion
+    return dict(criterion)
 
 
 def test_candidate_p99_ten_percent_worse_fails(setup: Any) -> None:
@@ -141,10 +141,15 @@ def test_the_evidence_names_its_sources_pilot_series_first(
     feed(pilot.candidate_backend, scale=3.0)
     feed(pilot.baseline_backend)
     ExitCriterionFactory(phase=phase, metric=P99)
-    review = client_for(pilot_team).post(
-        f"/api/v1/pilots/{pilot.pk}/reviews/", {"phase": phase.pk, "recommendation": "go"},
-        format="json",
-    ).json()
+    review = (
+        client_for(pilot_team)
+        .post(
+            f"/api/v1/pilots/{pilot.pk}/reviews/",
+            {"phase": phase.pk, "recommendation": "go"},
+            format="json",
+        )
+        .json()
+    )
     assert review["evidence"]["sources"] == {"candidate": "pilot", "baseline": "backend"}
     assert _only(review)["verdict"] == "pass"
 

@@ -87,7 +87,7 @@ def test_postgres_trigger_refuses_an_update_of_a_decided_review(
 @pytest.mark.django_db(transaction=True)
 def test_two_decisions_at_once_exactly_one_wins(pilot_team: Any, approver: Any) -> None:
     _create_trigger()
-    pilot, phase, following = pilot_in_canary(responsible=pilot_team, accountable=approver)
+    pilot, phase, _ = pilot_in_canary(responsible=pilot_team, accountable=approver)
     review = review_submit(pilot=pilot, actor=pilot_team, phase=phase, recommendation="go")
     barrier = threading.Barrier(2)
     outcomes: list[str] = []

@@ -31,7 +31,9 @@ def test_the_fragment_lists_reviews_with_verdicts_in_constant_queries(
     canary: Any, pilot_team: Any, approver: Any, django_assert_num_queries: Any
 ) -> None:
     ExitCriterionFactory(phase=canary.phase)
-    first = review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
+    first = review_submit(
+        pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go"
+    )
     review_decide(review=first, actor=approver, decision="rejected")
     review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
     client = _login(pilot_team)
@@ -47,7 +49,9 @@ def test_the_review_page_shows_criteria_figures_and_the_form_only_to_the_account
     canary: Any, pilot_team: Any, approver: Any
 ) -> None:
     ExitCriterionFactory(phase=canary.phase)
-    review = review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
+    review = review_submit(
+        pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go"
+    )
     as_a = _login(approver).get(f"/reviews/{review.pk}/").content.decode()
     assert "e2e_latency_p99" in as_a and "data-figure" in as_a
     assert "/static/plotly/plotly.min.js" in as_a and "cdn" not in as_a.lower()
@@ -60,7 +64,9 @@ def test_deciding_through_the_page_moves_the_phase(
     canary: Any, pilot_team: Any, approver: Any
 ) -> None:
     ExitCriterionFactory(phase=canary.phase)
-    review = review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
+    review = review_submit(
+        pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go"
+    )
     response = _login(approver).post(
         f"/reviews/{review.pk}/decide/", {"decision": "approved", "rationale": "ok"}
     )
@@ -72,7 +78,9 @@ def test_deciding_through_the_page_moves_the_phase(
 def test_a_refused_page_decision_says_why_and_changes_nothing(
     canary: Any, pilot_team: Any, approver: Any
 ) -> None:
-    review = review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
+    review = review_submit(
+        pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go"
+    )
     # No criteria: insufficient_data, so approving needs an override reason.
     response = _login(approver).post(
         f"/reviews/{review.pk}/decide/", {"decision": "approved"}, follow=True
@@ -84,7 +92,9 @@ def test_a_refused_page_decision_says_why_and_changes_nothing(
 def test_a_decided_review_exports_its_decision_record(
     canary: Any, pilot_team: Any, approver: Any
 ) -> None:
-    review = review_submit(pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go")
+    review = review_submit(
+        pilot=canary.pilot, actor=pilot_team, phase=canary.phase, recommendation="go"
+    )
     client = _login(pilot_team)
     assert client.get(f"/reviews/{review.pk}/record/").status_code == 404
     review_decide(review=review, actor=approver, decision="rejected", rationale="not yet")

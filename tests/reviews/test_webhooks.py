@@ -30,7 +30,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 code = 503 if len(receiver.received) <= receiver.failures else 200
@@ -87,7 +87,11 @@ def test_backoff_doubles() -> None:
 
 
 def test_a_submitted_review_is_delivered_signed_after_retries(
-    receiver: Receiver, pilot_team: Any, approver: Any, pm: Any, django_capture_on_commit_callbacks: Any
+    receiver: Receiver,
+    pilot_team: Any,
+    approver: Any,
+    pm: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     pilot, phase, _ = pilot_in_canary(responsible=pilot_team, accountable=approver)
     webhook = webhook_create(pilot=pilot, actor=pm, url=receiver.url, secret="s3cret")
@@ -105,7 +109,9 @@ def test_a_submitted_review_is_delivered_signed_after_retries(
     assert len(receiver.received) == 3
     ids = set()
     for headers, body in receiver.received:
-        assert verify(secret="s3cret", body=body, header=headers[SIGNATURE_HEADER.lower()], now=time.time())
+        assert verify(
+            secret="s3cret", body=body, header=headers[SIGNATURE_HEADER.lower()], now=time.time()
+        )
         payload = json.loads(body)
         ids.add(payload["id"])
         assert payload["event"] == "review.submitted"

@@ -46,7 +46,25 @@ from reviews.services._common import fields_of
 
 STEP = dt.timedelta(minutes=15)
 HOURS = 12
-BUCKETS = (0.1, 0.25, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, math.inf)
+BUCKETS = (
+    0.1,
+    0.25,
+    0.5,
+    0.8,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    4.0,
+    5.0,
+    7.5,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    math.inf,
+)
 # Latency (median s, sigma), requests per 15 min, errors per 15 min.
 TRAFFIC = {
     "wse-3": (1.1, 0.35, 12_000, 12),
@@ -70,15 +88,18 @@ class Command(BaseCommand):
     help = "Go/no-go reviews for the demo pilots (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        users = {u.username: u for u in get_user_model().objects.filter(
-            username__in=["pm", "team", "approver", "finance"]
-        )}
+        users = {
+            u.username: u
+            for u in get_user_model().objects.filter(
+                username__in=["pm", "team", "approver", "finance"]
+            )
+        }
         if len(users) < 4:
             raise CommandError("No demo users: run seed_demo first.")
         self.users = users
-        pilots = {p.name: p for p in Pilot.objects.select_related(
-            "candidate_backend", "baseline_backend"
-        )}
+        pilots = {
+            p.name: p for p in Pilot.objects.select_related("candidate_backend", "baseline_backend")
+        }
         chat = pilots.get("Chat assistant on wafer-scale")
         embeddings = pilots.get("Embeddings on CPU")
         speech = pilots.get("Speech recognition on FPGA")
@@ -183,7 +204,9 @@ class Command(BaseCommand):
         computed as at submission, decision as the approver gave it."""
         assert phase.actual_start is not None
         seed = evidence_seed(pilot_id=pilot.pk, phase_id=phase.pk, submitted_at=at)
-        snap = evidence_snapshot(pilot=pilot, phase=phase, start=phase.actual_start, end=at, seed=seed)
+        snap = evidence_snapshot(
+            pilot=pilot, phase=phase, start=phase.actual_start, end=at, seed=seed
+        )
         result = evidence.evaluate(snap)
         approving = decision == Review.Status.APPROVED
         needs_override = approving and result["verdict"] in ("fail", "insufficient_data")
@@ -204,9 +227,12 @@ class Command(BaseCommand):
             decided_at=at,
             rationale=rationale,
             override_reason=(
-                (OVERRIDE if result["verdict"] == "insufficient_data" else
-                 "The evidence fails and the no-go follows it; approving a failing verdict "
-                 "needs a reason on the record.")
+                (
+                    OVERRIDE
+                    if result["verdict"] == "insufficient_data"
+                    else "The evidence fails and the no-go follows it; approving a failing verdict "
+                    "needs a reason on the record."
+                )
                 if needs_override
                 else ""
             ),
