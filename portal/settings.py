@@ -288,3 +288,13 @@ LOGGING = {
 # Outgoing webhooks (reviews): only these exact host names may receive them,
 # so no request goes to an internal address nobody listed. Empty: none.
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Reviews' choice sets share field names with others (status, verdict):
+# named here so the schema's enums are stable.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ReviewStatusEnum": "reviews.models.Review.Status",
+        "ReviewVerdictEnum": "reviews.models.Review.Verdict",
+        "ReviewRecommendationEnum": "reviews.models.Review.Recommendation",
+        "EvidenceSourceEnum": [("pilot", "Pilot"), ("backend", "Backend")],
+    }
+)

@@ -20,7 +20,8 @@ __all__ = [
     "WebhookDeliverySerializer",
 ]
 
-VERDICTS = ["pass", "marginal", "fail", "insufficient_data"]
+VERDICTS = Review.Verdict.choices
+SOURCES = [("pilot", "Pilot"), ("backend", "Backend")]
 
 
 class ReviewCreateSerializer(serializers.Serializer[Any]):
@@ -61,10 +62,10 @@ class RedFlagSerializer(serializers.Serializer[Any]):
 
 class SourcesSerializer(serializers.Serializer[Any]):
     candidate = serializers.ChoiceField(
-        choices=["pilot", "backend"],
+        choices=SOURCES,
         help_text="pilot: the series an import named the pilot for; backend: its whole traffic.",
     )
-    baseline = serializers.ChoiceField(choices=["pilot", "backend"])
+    baseline = serializers.ChoiceField(choices=SOURCES)
 
 
 class EvidenceSerializer(serializers.Serializer[Any]):
