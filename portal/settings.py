@@ -290,11 +290,12 @@ LOGGING = {
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
 # Reviews' choice sets share field names with others (status, verdict):
 # named here so the schema's enums are stable.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **dict(SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {})),  # type: ignore[call-overload]
+    **{
         "ReviewStatusEnum": "reviews.models.Review.Status",
         "ReviewVerdictEnum": "reviews.models.Review.Verdict",
         "ReviewRecommendationEnum": "reviews.models.Review.Recommendation",
         "EvidenceSourceEnum": [("pilot", "Pilot"), ("backend", "Backend")],
-    }
-)
+    },
+}
