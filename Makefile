@@ -26,6 +26,7 @@ run: install
 	$(PY) manage.py seed_demo_vendors
 	$(PY) manage.py seed_demo_metrics
 	$(PY) manage.py seed_demo_costs
+	$(PY) manage.py seed_demo_reviews
 	@echo ""
 	@echo "PilotGate is at http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -416,3 +416,17 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "portal.schema.document_errors",
 ]
+# Outgoing webhooks (reviews): only these exact host names may receive them,
+# so no request goes to an internal address nobody listed. Empty: none.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Reviews' choice sets share field names with others (status, verdict):
+# named here so the schema's enums are stable.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **dict(SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {})),  # type: ignore[call-overload]
+    **{
+        "ReviewStatusEnum": "reviews.models.Review.Status",
+        "ReviewVerdictEnum": "reviews.models.Review.Verdict",
+        "ReviewRecommendationEnum": "reviews.models.Review.Recommendation",
+        "EvidenceSourceEnum": [("pilot", "Pilot"), ("backend", "Backend")],
+    },
+}

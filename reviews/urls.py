@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from reviews import views_redflags
+from reviews import views, views_redflags
 
 urlpatterns: list[URLPattern] = [
     path("red-flags/", views_redflags.red_flag_list_page, name="red-flag-list"),
@@ -14,4 +14,15 @@ urlpatterns: list[URLPattern] = [
     path(
         "red-flags/summary/", views_redflags.red_flags_summary_panel, name="red-flag-summary-panel"
     ),
+    path("pilots/<int:pk>/panel/", views.pilot_reviews_panel, name="reviews-pilot-panel"),
+    path("<int:pk>/", views.review_detail, name="review-detail"),
+    path("<int:pk>/decide/", views.review_decide_page, name="review-decide"),
+    path("<int:pk>/objections/", views.review_object_page, name="review-object"),
+    path(
+        "objections/<int:objection_pk>/resolve/",
+        views.objection_resolve_page,
+        name="review-objection-resolve",
+    ),
+    path("<int:pk>/record/", views.review_record, name="review-record"),
+    path("<int:pk>/record.json", views.review_record_json, name="review-record-json"),
 ]

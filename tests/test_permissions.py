@@ -94,6 +94,8 @@ POST_ONLY = Access(post_only=True)
 PILOT_WRITE_PAGE = Access(roles=PILOT_WRITERS)
 PILOT_COMMAND = Access(roles=PILOT_WRITERS, post_only=True)
 
+REVIEW_READERS = Access(roles=frozenset({Role.PROGRAM_MANAGER}))
+
 # One entry per URL name that is not an ordinary read page/endpoint for every
 # role (unlisted names get READ). Add new write pages and commands here.
 EXPECTATIONS: dict[str, Access] = {
@@ -149,6 +151,20 @@ EXPECTATIONS: dict[str, Access] = {
     "api-pilot-phases": POST_ONLY,
     "api-phase-exit-criteria": POST_ONLY,
     "api-phase-start": POST_ONLY,
+    # reviews: read by letter holders of the pilot's RACI and PMs (the world's
+    # pilot has no letters); decisions, objections and resolutions are commands
+    "api-pilot-reviews": REVIEW_READERS,
+    "api-review-detail": REVIEW_READERS,
+    "api-review-decision": POST_ONLY,
+    "api-review-objections": POST_ONLY,
+    "api-objection-resolve": POST_ONLY,
+    "reviews-pilot-panel": Access(fragment=True),
+    "review-detail": REVIEW_READERS,
+    "review-record": REVIEW_READERS,
+    "review-record-json": REVIEW_READERS,
+    "review-decide": POST_ONLY,
+    "review-object": POST_ONLY,
+    "review-objection-resolve": POST_ONLY,
 }
 
 
@@ -305,6 +321,33 @@ class World:
             raised_at=timezone.now(),
         )
 
+    @cached_property
+    def review(self) -> Any:
+        from reviews.models import Review
+
+        author: Any = UserFactory(username="review-author")
+        return Review.objects.create(
+            pilot=self.pilot,
+            phase=self.phase,
+            submitted_by=author,
+            recommendation=Review.Recommendation.GO,
+            submitted_at=timezone.now() - dt.timedelta(hours=2),
+            status=Review.Status.APPROVED,
+            decided_by=author,
+            decided_at=timezone.now() - dt.timedelta(hours=1),
+            seed=1,
+            verdict=Review.Verdict.INSUFFICIENT_DATA,
+            evidence={"verdict": "insufficient_data", "criteria": [], "red_flags": []},
+        )
+
+    @cached_property
+    def objection(self) -> Any:
+        from reviews.models import Objection
+
+        return Objection.objects.create(
+            review=self.review, by=self.review.submitted_by, text="probe", lodged_at=timezone.now()
+        )
+
 
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
@@ -327,6 +370,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "vendor_slug": lambda w: w.vendor.slug,
     "contract_pk": lambda w: w.contract.pk,
     "incident_pk": lambda w: w.incident.pk,
+    "objection_pk": lambda w: w.objection.pk,
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
@@ -352,6 +396,15 @@ URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-phase-exit-criteria": {"pk": lambda w: w.phase.pk},
     "api-phase-start": {"pk": lambda w: w.phase.pk},
     "api-exit-criterion-detail": {"pk": lambda w: w.criterion.pk},
+    "api-review-detail": {"pk": lambda w: w.review.pk},
+    "api-review-decision": {"pk": lambda w: w.review.pk},
+    "api-review-objections": {"pk": lambda w: w.review.pk},
+    "api-objection-resolve": {"pk": lambda w: w.objection.pk},
+    "review-detail": {"pk": lambda w: w.review.pk},
+    "review-decide": {"pk": lambda w: w.review.pk},
+    "review-object": {"pk": lambda w: w.review.pk},
+    "review-record": {"pk": lambda w: w.review.pk},
+    "review-record-json": {"pk": lambda w: w.review.pk},
 }
 
 

@@ -4,5 +4,27 @@ flags raised from data). Each topic's models are imported here (``from
 reviews.models import X``)."""
 
 from reviews.models.redflags import RedFlag, RedFlagKind, RedFlagSeverity
+from reviews.models.reviews import (
+    DecidedReviewError,
+    IdempotencyRecord,
+    Objection,
+    Review,
+    ReviewSettings,
+    Webhook,
+    WebhookDelivery,
+    webhook_host_allowed,
+)
 
-__all__ = ["RedFlag", "RedFlagKind", "RedFlagSeverity"]
+__all__ = [
+    "DecidedReviewError",
+    "IdempotencyRecord",
+    "Objection",
+    "RedFlag",
+    "RedFlagKind",
+    "RedFlagSeverity",
+    "Review",
+    "ReviewSettings",
+    "Webhook",
+    "WebhookDelivery",
+    "webhook_host_allowed",
+]

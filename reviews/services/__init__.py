@@ -1,3 +1,46 @@
-"""Services of the reviews app, one module per topic: ``redflags`` (red
-flags raised and cleared from data). Import from the topic module
-(``from reviews.services.redflags import red_flags_evaluate``)."""
+"""Writes of the reviews app: reviews and their evidence, decisions,
+objections, and outgoing webhooks (re-exported here), and ``redflags`` (red
+flags raised and cleared from data: ``from reviews.services.redflags import
+red_flags_evaluate``). Keyword-only, atomic, audited."""
+
+from reviews.services._common import ReviewConflict, ReviewError, ReviewForbidden
+from reviews.services.evidence import evidence_seed, evidence_snapshot, review_settings_for
+from reviews.services.reviews import (
+    letters_in,
+    may_read_review,
+    may_submit_review,
+    objection_lodge,
+    objection_resolve,
+    review_decide,
+    review_submit,
+)
+from reviews.services.webhooks import (
+    sign,
+    verify,
+    webhook_create,
+    webhook_deliver,
+    webhook_dispatch,
+    webhook_update,
+)
+
+__all__ = [
+    "ReviewConflict",
+    "ReviewError",
+    "ReviewForbidden",
+    "evidence_seed",
+    "evidence_snapshot",
+    "letters_in",
+    "may_read_review",
+    "may_submit_review",
+    "objection_lodge",
+    "objection_resolve",
+    "review_decide",
+    "review_settings_for",
+    "review_submit",
+    "sign",
+    "verify",
+    "webhook_create",
+    "webhook_deliver",
+    "webhook_dispatch",
+    "webhook_update",
+]

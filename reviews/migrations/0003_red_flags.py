@@ -6,10 +6,10 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
+        ('reviews', '0002_decided_review_immutable'),
         ('pilots', '0007_backend_site_foreign_key'),
     ]
 
