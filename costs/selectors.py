@@ -175,12 +175,12 @@ def _month_utilization(row: dict[str, Any]) -> Decimal:
     T is their prompt+generated tokens and K their capacity × 86,400
     summed; without any capacity, 1 when anything was used, else 0."""
     if row["capacity_days"]:
-        capacity = row["capacity_tokens"] or _ZERO
+        capacity = row["month_capacity"] or _ZERO
         tokens = row["capacity_day_tokens"] or _ZERO
         if capacity <= 0:
             return _ZERO
         return min(Decimal(1), tokens / capacity).quantize(UTILIZATION)
-    return Decimal(1) if (row["basis_total"] or _ZERO) > 0 else _ZERO
+    return Decimal(1) if (row["month_basis"] or _ZERO) > 0 else _ZERO
 
 
 def _power_source(row: dict[str, Any]) -> str | None:
@@ -195,14 +195,14 @@ def _power_source(row: dict[str, Any]) -> str | None:
 
 
 _DAY_AGGREGATES: dict[str, Any] = {
-    "cost": Sum("cost"),
+    "month_cost": Sum("cost"),
     "days": Count("id"),
     "prompt": Sum("prompt_tokens"),
     "generated": Sum("generated_tokens"),
     "requests_total": Sum("requests"),
-    "basis_total": Sum("basis_total"),
+    "month_basis": Sum("basis_total"),
     "capacity_days": Count("id", filter=Q(capacity_tokens__isnull=False)),
-    "capacity_tokens": Sum("capacity_tokens"),
+    "month_capacity": Sum("capacity_tokens"),
     "capacity_day_tokens": Sum("prompt_tokens", filter=Q(capacity_tokens__isnull=False)),
     "capacity_day_generated": Sum("generated_tokens", filter=Q(capacity_tokens__isnull=False)),
     "measured_days": Count("id", filter=Q(power_source="measured")),

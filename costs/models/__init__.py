@@ -16,11 +16,18 @@ from costs.models.showback import (
     PowerSource,
     UsageMapping,
 )
+from costs.models.chargeback import Budget, ChargebackPeriod, LateArrival, Statement, StatementLine, StatementLineKind  # noqa: E501
 
 __all__ = [
     "AllocationBasis",
     "AllocationKind",
     "BackendDay",
+    "Budget",
+    "ChargebackPeriod",
+    "LateArrival",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "CostCenter",
     "CostModel",
     "CostModelKind",

@@ -9,6 +9,21 @@ from costs.services.allocation import (
     allocation_refresh_later,
     is_day_closed,
 )
+from costs.services.budgets import (
+    BudgetStatus,
+    budget_delete,
+    budget_set,
+    budget_statuses,
+    budgets_check,
+)
+from costs.services.chargeback import (
+    ChargebackError,
+    PeriodConflict,
+    period_check_late,
+    period_close,
+    period_record_late_arrival,
+    period_restate,
+)
 from costs.services.showback import (
     cost_center_create,
     cost_center_delete,
@@ -22,6 +37,17 @@ from costs.services.showback import (
 )
 
 __all__ = [
+    "BudgetStatus",
+    "ChargebackError",
+    "PeriodConflict",
+    "budget_delete",
+    "budget_set",
+    "budget_statuses",
+    "budgets_check",
+    "period_check_late",
+    "period_close",
+    "period_record_late_arrival",
+    "period_restate",
     "RefreshResult",
     "allocation_refresh",
     "allocation_refresh_later",
