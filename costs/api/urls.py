@@ -2,4 +2,7 @@
 
 from django.urls import URLPattern
 
+from costs.api import chargeback_urls
+
 urlpatterns: list[URLPattern] = []
+urlpatterns += chargeback_urls.urlpatterns
