@@ -9,6 +9,7 @@ import datetime as dt
 from celery import shared_task
 
 from costs.services import allocation_refresh
+from costs.services.budgets import budgets_check_after_refresh
 
 __all__ = ["refresh_allocation"]
 
@@ -29,4 +30,5 @@ def refresh_allocation(backend_ids: list[int] | None, start: str, end: str) -> d
         start=dt.date.fromisoformat(start),
         end=dt.date.fromisoformat(end),
     )
+    budgets_check_after_refresh(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
     return {"backend_days": result.backend_days, "lines": result.lines}

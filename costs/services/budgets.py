@@ -34,7 +34,14 @@ from portal.audit import Actor, record_change
 from portal.notifications import notify
 from portal.roles import Role
 
-__all__ = ["BudgetStatus", "budget_delete", "budget_set", "budget_statuses", "budgets_check"]
+__all__ = [
+    "BudgetStatus",
+    "budget_delete",
+    "budget_set",
+    "budget_statuses",
+    "budgets_check",
+    "budgets_check_after_refresh",
+]
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
@@ -235,3 +242,13 @@ def budgets_check(*, period: Period | None = None, today: dt.date | None = None)
                 )
             sent += created is not None
     return sent
+
+
+def budgets_check_after_refresh(*, start: dt.date, end: dt.date) -> int:
+    """Called by each allocation refresh: check the budgets when the
+    refreshed days touch the current month (a past month's spend is
+    final; its alerts went out while it ran)."""
+    today = utc_today()
+    if end < today.replace(day=1) or start > today:
+        return 0
+    return budgets_check(today=today)
