@@ -2,4 +2,7 @@
 
 from django.urls import URLPattern
 
+from costs import urls_chargeback
+
 urlpatterns: list[URLPattern] = []
+urlpatterns += urls_chargeback.urlpatterns

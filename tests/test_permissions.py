@@ -58,6 +58,9 @@ PILOT_WRITERS = frozenset({Role.PROGRAM_MANAGER, Role.ADMIN})
 # Metrics uploads: the pilot team pushes evidence; PMs and admins may too.
 METRICS_UPLOADERS = frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN})
 
+# Closing months, restating them, budgets: finance and admins.
+COSTS_WRITERS = frozenset({Role.FINANCE, Role.ADMIN})
+
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
 
@@ -108,6 +111,13 @@ EXPECTATIONS: dict[str, Access] = {
     "import-progress": Access(fragment=True),
     "metrics-backend-panel": Access(fragment=True),
     "metrics-pilot-panel": Access(fragment=True),
+    # chargeback (finance and admins close, restate and set budgets)
+    "api-chargeback-close": Access(roles=COSTS_WRITERS, post_only=True),
+    "api-chargeback-restate": Access(roles=COSTS_WRITERS, post_only=True),
+    "chargeback-close": Access(roles=COSTS_WRITERS),
+    "chargeback-restate": Access(roles=COSTS_WRITERS, post_only=True),
+    "chargeback-late-check": Access(roles=COSTS_WRITERS, post_only=True),
+    "budget-save": Access(roles=COSTS_WRITERS, post_only=True),
 }
 
 
@@ -165,6 +175,28 @@ class World:
             scrape_time=timezone.now() - dt.timedelta(hours=1),
         )
 
+    @cached_property
+    def statement(self) -> Any:
+        """A closed month's statement of a cost center the user belongs to."""
+        from costs.models import ChargebackPeriod, CostCenter, Statement
+
+        center = CostCenter.objects.create(code="CC-PERM", name="Permission probe")
+        if self.user is not None:
+            center.members.add(self.user)
+        period = ChargebackPeriod.objects.create(period="2026-10", status="closed", version=1)
+        return Statement.objects.create(
+            period=period,
+            cost_center=center,
+            cost_center_code=center.code,
+            cost_center_name=center.name,
+            number="2026-10-CC-PERM-v1",
+            version=1,
+            currency="USD",
+            total=0,
+            content_hash="0" * 64,
+            closed_at=timezone.now(),
+        )
+
 
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
@@ -181,6 +213,10 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "activity_id": lambda w: w.activity.pk,
     "token_id": lambda w: w.token.pk,
     "format": lambda w: "json",
+    "period": lambda w: w.statement.period.period,
+    "number": lambda w: w.statement.number,
+    "code": lambda w: w.statement.cost_center.code,
+    "fmt": lambda w: "csv",
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},

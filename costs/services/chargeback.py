@@ -62,6 +62,7 @@ from portal.roles import Role
 
 __all__ = [
     "ChargebackError",
+    "DiffRow",
     "DraftLine",
     "PeriodConflict",
     "day_is_closed",
@@ -72,6 +73,7 @@ __all__ = [
     "period_close",
     "period_record_late_arrival",
     "period_restate",
+    "statement_diff",
     "statement_hash",
 ]
 
@@ -521,3 +523,52 @@ def period_record_late_arrival(
                 late_arrivals=LateArrival.objects.filter(period=row).count()
             )
     return touched
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One line of a restatement diff: matched by backend, kind and the other
+    cost center; an amount is None where the line is absent on that side."""
+
+    backend: str
+    kind: str
+    other_cost_center: str
+    old_amount: Decimal | None
+    new_amount: Decimal | None
+    old_quantity: Decimal | None
+    new_quantity: Decimal | None
+
+    @property
+    def change(self) -> Decimal:
+        return (self.new_amount or _ZERO) - (self.old_amount or _ZERO)
+
+    @property
+    def status(self) -> str:
+        if self.old_amount is None:
+            return "added"
+        if self.new_amount is None:
+            return "removed"
+        if self.change or self.old_quantity != self.new_quantity:
+            return "changed"
+        return "same"
+
+
+def statement_diff(old: list[StatementLine], new: list[StatementLine]) -> list[DiffRow]:
+    """Line-by-line difference between two versions of a statement."""
+    before = {(line.backend, line.kind, line.other_cost_center): line for line in old}
+    after = {(line.backend, line.kind, line.other_cost_center): line for line in new}
+    rows = []
+    for key in sorted(set(before) | set(after), key=lambda k: (k[0], _KIND_ORDER[k[1]], k[2])):
+        a, b = before.get(key), after.get(key)
+        rows.append(
+            DiffRow(
+                backend=key[0],
+                kind=key[1],
+                other_cost_center=key[2],
+                old_amount=None if a is None else a.amount,
+                new_amount=None if b is None else b.amount,
+                old_quantity=None if a is None else a.quantity,
+                new_quantity=None if b is None else b.quantity,
+            )
+        )
+    return rows
