@@ -219,3 +219,29 @@ def test_close_period_command(finance: Any, capsys: Any) -> None:
     call_command("close_period", "2026-10")
     assert "Closed 2026-10" in capsys.readouterr().out
     assert ChargebackPeriod.objects.get(period="2026-10").is_closed
+
+
+def test_a_late_import_is_counted_and_checked(
+    finance: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from metrics.signals import import_succeeded
+
+    world = build_world()
+    period_close(period=OCTOBER, actor=finance)
+    add_usage(world.backend, OCTOBER.start + dt.timedelta(days=5), team="ads", tokens=80_000)
+    start = dt.datetime(2026, 10, 6, 10, tzinfo=dt.UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):  # a retried signal counts once
+            import_succeeded.send(
+                sender=None,
+                job_id=41,
+                backend_id=world.backend.pk,
+                window_start=start,
+                window_end=start + dt.timedelta(hours=1),
+            )
+
+    row = ChargebackPeriod.objects.get(period="2026-10")
+    assert row.late_arrivals == 1
+    assert row.late_checked_at is not None
+    assert Decimal(row.late_effect["CC-4200"]) > 0
+    assert _statements(OCTOBER)["CC-4200"].version == 1
