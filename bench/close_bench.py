@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                     for sid, scale in series_ids:
                         inc = scale * load
                         copy.write(
-                            f"{sid}\t{stamp}\t4\t{inc * 4}\t0\t{inc}\t0\t{inc}\t{stamp}\t{end}\t{inc}\n"
+                            f"{sid}\t{stamp}\t4\t{inc * 4}\t0\t{inc}\t0\t{inc}\t"
+                            f"{stamp}\t{end}\t{inc}\n"
                         )
         built = f"{len(series_ids)} series, {len(series_ids) * len(days) * 24:,} hourly rollups"
     else:

@@ -21,9 +21,7 @@ urlpatterns = [
     path("chargeback/", views.period_list, name="chargeback-list"),
     path("chargeback/<str:period>/", views.period_detail, name="chargeback-period"),
     path("chargeback/<str:period>/close/", views.period_close_page, name="chargeback-close"),
-    path(
-        "chargeback/<str:period>/restate/", views.period_restate_page, name="chargeback-restate"
-    ),
+    path("chargeback/<str:period>/restate/", views.period_restate_page, name="chargeback-restate"),
     path("chargeback/<str:period>/late/", views.period_late_check, name="chargeback-late-check"),
     path(
         "chargeback/<str:period>/showback.<export:fmt>",

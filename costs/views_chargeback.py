@@ -116,9 +116,7 @@ def period_detail(request: HttpRequest, period: str) -> HttpResponse:
 def _close_warnings(month: Period, report: selectors.ShowbackReport) -> dict[str, Any]:
     unmapped = [b for b in report.backends if b.unmapped]
     modelled = set(
-        CostModel.objects.filter(effective_from__lte=month.end).values_list(
-            "backend_id", flat=True
-        )
+        CostModel.objects.filter(effective_from__lte=month.end).values_list("backend_id", flat=True)
     )
     without_model = list(
         Backend.objects.filter(is_active=True).exclude(pk__in=modelled).order_by("slug")
@@ -185,7 +183,9 @@ def period_close_page(request: HttpRequest, period: str) -> HttpResponse:
 def period_restate_page(request: HttpRequest, period: str) -> HttpResponse:
     month = _period_or_404(period)
     try:
-        row = period_restate(period=month, actor=request.user, reason=request.POST.get("reason", ""))
+        row = period_restate(
+            period=month, actor=request.user, reason=request.POST.get("reason", "")
+        )
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -279,9 +279,7 @@ def _download(
 ) -> HttpResponse:
     if fmt == "xlsx":
         out = io.BytesIO()
-        exports.write_xlsx(
-            out, [Sheet(title, columns, rows)], currency=settings.PILOTGATE_CURRENCY
-        )
+        exports.write_xlsx(out, [Sheet(title, columns, rows)], currency=settings.PILOTGATE_CURRENCY)
         response = HttpResponse(out.getvalue(), content_type=_CONTENT_TYPES["xlsx"])
     else:
         response = StreamingHttpResponse(

@@ -4,6 +4,14 @@ centers, cost models, usage mappings, daily allocations), ``chargeback``
 mappings). Each topic's models are imported here (``from costs.models
 import X``)."""
 
+from costs.models.chargeback import (
+    Budget,
+    ChargebackPeriod,
+    LateArrival,
+    Statement,
+    StatementLine,
+    StatementLineKind,
+)
 from costs.models.showback import (
     AllocationBasis,
     AllocationKind,
@@ -16,7 +24,6 @@ from costs.models.showback import (
     PowerSource,
     UsageMapping,
 )
-from costs.models.chargeback import Budget, ChargebackPeriod, LateArrival, Statement, StatementLine, StatementLineKind  # noqa: E501
 
 __all__ = [
     "AllocationBasis",
@@ -24,15 +31,15 @@ __all__ = [
     "BackendDay",
     "Budget",
     "ChargebackPeriod",
-    "LateArrival",
-    "Statement",
-    "StatementLine",
-    "StatementLineKind",
     "CostCenter",
     "CostModel",
     "CostModelKind",
     "DailyAllocation",
     "IdlePolicy",
+    "LateArrival",
     "PowerSource",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "UsageMapping",
 ]

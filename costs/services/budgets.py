@@ -111,7 +111,9 @@ def budget_set(
         budget.soft_percent = soft_percent
         budget.hard_percent = hard_percent
         if soft_percent is not None and hard_percent is not None and soft_percent > hard_percent:
-            raise ValidationError({"soft_percent": ["The soft threshold cannot exceed the hard one."]})
+            raise ValidationError(
+                {"soft_percent": ["The soft threshold cannot exceed the hard one."]}
+            )
         budget.full_clean()
         budget.save()
         record_change(

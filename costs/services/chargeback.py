@@ -189,9 +189,7 @@ def draft_statements(
         elif line.kind == "shadow" and line.cost_center:
             team = line.cost_center
             out[platform()].append(DraftLine(kind="shadow", other_cost_center=team, **common))
-            out[team].append(
-                DraftLine(kind="shadow_memo", other_cost_center=platform(), **common)
-            )
+            out[team].append(DraftLine(kind="shadow_memo", other_cost_center=platform(), **common))
         else:  # "other" cannot happen for a reader who sees everything
             raise ChargebackError(f"Unexpected showback line {line.kind!r} on {line.backend}.")
     charged = sum((d.amount for lines in out.values() for d in lines if d.charged), _ZERO)
@@ -381,9 +379,7 @@ def period_close(*, period: Period, actor: Actor, refresh: bool = True) -> Charg
         )
         earlier = [p for p in months_with_data() if p < period and str(p) not in closed]
         if earlier:
-            raise ChargebackError(
-                f"Months close in order: close {earlier[0]} before {period}."
-            )
+            raise ChargebackError(f"Months close in order: close {earlier[0]} before {period}.")
         before = _snapshot(row)
         if refresh:
             _refresh_month(period)
@@ -428,10 +424,7 @@ def period_restate(*, period: Period, actor: Actor, reason: str) -> ChargebackPe
         before = _snapshot(row)
         _refresh_month(period)
         report, drafts = month_drafts(period)
-        latest = {
-            s.pk: s
-            for s in Statement.objects.filter(period=row, version=row.version)
-        }
+        latest = {s.pk: s for s in Statement.objects.filter(period=row, version=row.version)}
         version = row.version + 1
         _freeze(
             row=row, drafts=drafts, version=version, replaces=latest, actor=actor, reason=reason

@@ -80,9 +80,7 @@ def build_world(*periods: Period) -> World:
     )
     UsageMapping.objects.create(label="team", value="search", cost_center=search)
     UsageMapping.objects.create(label="team", value="ads", cost_center=ads)
-    pilot = PilotFactory(
-        name="Shadow pilot", candidate_backend=backend, cost_center=ads
-    )
+    pilot = PilotFactory(name="Shadow pilot", candidate_backend=backend, cost_center=ads)
     PhaseFactory(
         pilot=pilot,
         order=1,

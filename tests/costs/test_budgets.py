@@ -33,8 +33,11 @@ def _spend(code: str) -> Decimal:
 def test_spend_and_straight_line_forecast(finance: Any) -> None:
     world = build_world()
     budget_set(
-        cost_center=world.search, monthly_amount=Decimal("1000"), soft_percent=50,
-        hard_percent=90, actor=finance,
+        cost_center=world.search,
+        monthly_amount=Decimal("1000"),
+        soft_percent=50,
+        hard_percent=90,
+        actor=finance,
     )
     (status,) = budget_statuses(period=OCTOBER, cost_centers=[world.search], today=MID_OCTOBER)
     assert status.spend > 0
@@ -46,8 +49,11 @@ def test_spend_and_straight_line_forecast(finance: Any) -> None:
 def test_closed_month_spend_is_its_frozen_statement(finance: Any) -> None:
     world = build_world()
     budget_set(
-        cost_center=world.search, monthly_amount=Decimal("1"), soft_percent=50,
-        hard_percent=100, actor=finance,
+        cost_center=world.search,
+        monthly_amount=Decimal("1"),
+        soft_percent=50,
+        hard_percent=100,
+        actor=finance,
     )
     before = _spend("CC-4100")
     period_close(period=OCTOBER, actor=finance)
@@ -63,8 +69,11 @@ def test_soft_above_hard_is_refused_naming_the_field(finance: Any) -> None:
     world = build_world()
     with pytest.raises(ValidationError) as refused:
         budget_set(
-            cost_center=world.search, monthly_amount=Decimal("10"), soft_percent=95,
-            hard_percent=90, actor=finance,
+            cost_center=world.search,
+            monthly_amount=Decimal("10"),
+            soft_percent=95,
+            hard_percent=90,
+            actor=finance,
         )
     assert "soft_percent" in refused.value.message_dict
 
@@ -76,8 +85,11 @@ def test_alerts_once_per_threshold_per_month(
     world.search.owner = pm
     world.search.save()
     budget_set(
-        cost_center=world.search, monthly_amount=Decimal("0.02"), soft_percent=50,
-        hard_percent=100, actor=finance,
+        cost_center=world.search,
+        monthly_amount=Decimal("0.02"),
+        soft_percent=50,
+        hard_percent=100,
+        actor=finance,
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert budgets_check(period=OCTOBER, today=MID_OCTOBER) == 2
@@ -99,8 +111,11 @@ def test_alerts_once_per_threshold_per_month(
 def test_below_thresholds_nobody_is_told(finance: Any) -> None:
     world = build_world()
     budget_set(
-        cost_center=world.search, monthly_amount=Decimal("1000000"), soft_percent=80,
-        hard_percent=100, actor=finance,
+        cost_center=world.search,
+        monthly_amount=Decimal("1000000"),
+        soft_percent=80,
+        hard_percent=100,
+        actor=finance,
     )
     assert budgets_check(period=OCTOBER, today=MID_OCTOBER) == 0
     assert not Notification.objects.exists()
@@ -114,8 +129,11 @@ def test_two_workers_racing_notify_once_per_threshold(make_user: Any) -> None:
     finance = make_user("fin-race", Role.FINANCE)
     world = build_world()
     budget_set(
-        cost_center=world.search, monthly_amount=Decimal("0.02"), soft_percent=50,
-        hard_percent=100, actor=finance,
+        cost_center=world.search,
+        monthly_amount=Decimal("0.02"),
+        soft_percent=50,
+        hard_percent=100,
+        actor=finance,
     )
     barrier = threading.Barrier(2)
     counts: list[int] = []

@@ -105,11 +105,15 @@ def test_statement_detail_has_hash_and_who_closed_it(finance: Any) -> None:
 def test_restate_needs_a_reason_and_finance(finance: Any, pm: Any) -> None:
     build_world()
     period_close(period=OCTOBER, actor=finance)
-    assert _client(pm).post("/api/v1/chargeback/2026-10/restate/", {"reason": "x"}).status_code == 403
+    assert (
+        _client(pm).post("/api/v1/chargeback/2026-10/restate/", {"reason": "x"}).status_code == 403
+    )
     client = _client(finance)
     missing = client.post("/api/v1/chargeback/2026-10/restate/", {})
     assert missing.status_code == 400 and "reason" in missing.json()["error"]["fields"]
-    done = client.post("/api/v1/chargeback/2026-10/restate/", {"reason": "new price"}, format="json")
+    done = client.post(
+        "/api/v1/chargeback/2026-10/restate/", {"reason": "new price"}, format="json"
+    )
     assert done.status_code == 201 and done.json()["version"] == 2
     latest = client.get("/api/v1/chargeback/2026-10/statements/").json()
     assert {s["version"] for s in latest} == {2}
@@ -200,4 +204,3 @@ def test_two_closes_at_once_one_wins_the_other_gets_409(make_user: Any) -> None:
     assert sorted(statuses) == [201, 409]
     assert Statement.objects.count() == 3
     assert ChargebackPeriod.objects.get(period="2026-10").version == 1
-

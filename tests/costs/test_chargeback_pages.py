@@ -22,7 +22,7 @@ from tests.factories import BackendFactory
 
 pytestmark = pytest.mark.django_db
 
-NASTY = "=HYPERLINK(\"http://evil\")"
+NASTY = '=HYPERLINK("http://evil")'
 
 
 def _body(response: Any) -> bytes:
@@ -72,9 +72,7 @@ def test_statement_page_is_printable_and_names_who_closed_it(
     assert as_user(pm).get("/costs/statements/2026-10-CC-4200-v1/").status_code == 404
 
 
-def test_restated_statement_shows_the_line_by_line_difference(
-    finance: Any, as_user: Any
-) -> None:
+def test_restated_statement_shows_the_line_by_line_difference(finance: Any, as_user: Any) -> None:
     world = build_world()
     period_close(period=OCTOBER, actor=finance)
     add_usage(world.backend, OCTOBER.start + dt.timedelta(days=5), team="search", tokens=50_000)
@@ -163,9 +161,7 @@ def test_statement_xlsx_keeps_money_numeric_and_dates_dates(finance: Any, as_use
     assert total == statement.total
 
 
-def test_statement_focus_export_round_trips_through_the_reader(
-    finance: Any, as_user: Any
-) -> None:
+def test_statement_focus_export_round_trips_through_the_reader(finance: Any, as_user: Any) -> None:
     build_world()
     period_close(period=OCTOBER, actor=finance)
     for statement in Statement.objects.all():
@@ -179,9 +175,7 @@ def test_statement_focus_export_round_trips_through_the_reader(
         assert sum((r.effective_cost for r in read), Decimal(0)) == statement.total
         assert sum((r.billed_cost for r in read), Decimal(0)) == statement.total
         assert all(r.service_category == "AI and Machine Learning" for r in read)
-        assert all(
-            r.charge_period_start == dt.datetime(2026, 10, 1, tzinfo=dt.UTC) for r in read
-        )
+        assert all(r.charge_period_start == dt.datetime(2026, 10, 1, tzinfo=dt.UTC) for r in read)
 
 
 def test_showback_exports_csv_xlsx_and_focus(finance: Any, as_user: Any) -> None:
@@ -190,7 +184,9 @@ def test_showback_exports_csv_xlsx_and_focus(finance: Any, as_user: Any) -> None
     total = showback(period=OCTOBER, user=finance).total
     csv_rows = list(
         csv.DictReader(
-            io.StringIO(_body(client.get("/costs/chargeback/2026-10/showback.csv")).decode("utf-8-sig"))
+            io.StringIO(
+                _body(client.get("/costs/chargeback/2026-10/showback.csv")).decode("utf-8-sig")
+            )
         )
     )
     assert sum(Decimal(r["Amount"]) for r in csv_rows) == total
@@ -206,7 +202,9 @@ def test_showback_exports_csv_xlsx_and_focus(finance: Any, as_user: Any) -> None
     period_close(period=OCTOBER, actor=finance)
     closed = list(
         csv.DictReader(
-            io.StringIO(_body(client.get("/costs/chargeback/2026-10/showback.csv")).decode("utf-8-sig"))
+            io.StringIO(
+                _body(client.get("/costs/chargeback/2026-10/showback.csv")).decode("utf-8-sig")
+            )
         )
     )
     assert {r["Status"] for r in closed} == {"closed"}

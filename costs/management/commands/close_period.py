@@ -30,6 +30,4 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         count = row.statements.filter(version=row.version).count()
-        self.stdout.write(
-            f"Closed {row.period}: {count} statements, total {row.showback_total}."
-        )
+        self.stdout.write(f"Closed {row.period}: {count} statements, total {row.showback_total}.")
