@@ -5,6 +5,7 @@ booked) by a task after the import's refresh."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -32,6 +33,11 @@ def count_late_import(
         backend_id=backend_id,
     )
     for row in touched:
-        transaction.on_commit(
-            lambda period=row.period: tasks_chargeback.check_late_data.delay(period)
-        )
+        transaction.on_commit(_enqueue_check(row.period))
+
+
+def _enqueue_check(period: str) -> Callable[[], None]:
+    def enqueue() -> None:
+        tasks_chargeback.check_late_data.delay(period)
+
+    return enqueue

@@ -21,7 +21,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -144,12 +148,14 @@ def period_close_page(request: HttpRequest, period: str) -> HttpResponse:
     month = _period_or_404(period)
     if request.method == "POST":
         try:
-            row = period_close(period=month, actor=request.user)
+            closed = period_close(period=month, actor=request.user)
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            messages.success(request, f"Closed {row.period}: version {row.version} is frozen.")
+            messages.success(
+                request, f"Closed {closed.period}: version {closed.version} is frozen."
+            )
             return redirect("chargeback-period", period=str(month))
     row = ChargebackPeriod.objects.filter(period=str(month)).first()
     report = selectors.showback(period=month, user=request.user)
@@ -280,34 +286,41 @@ def _download(
     if fmt == "xlsx":
         out = io.BytesIO()
         exports.write_xlsx(out, [Sheet(title, columns, rows)], currency=settings.PILOTGATE_CURRENCY)
-        response = HttpResponse(out.getvalue(), content_type=_CONTENT_TYPES["xlsx"])
+        response: HttpResponse = HttpResponse(out.getvalue(), content_type=_CONTENT_TYPES["xlsx"])
     else:
-        response = StreamingHttpResponse(
-            exports.iter_csv(columns, rows, bom=True), content_type=_CONTENT_TYPES["csv"]
+        # A month's export is small: one body (the page guard types views as HttpResponse).
+        response = HttpResponse(
+            "".join(exports.iter_csv(columns, rows, bom=True)), content_type=_CONTENT_TYPES["csv"]
         )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
 
 def _focus_download(name: str, lines: list[FocusExportLine], month: Period) -> HttpResponse:
+    start, end = _month_bounds(month)
     context = FocusExportContext(
-        billing_period_start=dt.datetime.combine(month.start, dt.time(), tzinfo=dt.UTC),
-        billing_period_end=dt.datetime.combine(month.shift(1).start, dt.time(), tzinfo=dt.UTC),
+        billing_period_start=start,
+        billing_period_end=end,
         currency=settings.PILOTGATE_CURRENCY,
     )
-    response = StreamingHttpResponse(
-        exports.iter_csv(exports.FOCUS_EXPORT_COLUMNS, exports.focus_export_table(lines, context)),
+    response = HttpResponse(
+        "".join(
+            exports.iter_csv(
+                exports.FOCUS_EXPORT_COLUMNS, exports.focus_export_table(lines, context)
+            )
+        ),
         content_type=_CONTENT_TYPES["csv"],
     )
     response["Content-Disposition"] = f'attachment; filename="{name}-focus.csv"'
     return response
 
 
-def _charge_period(month: Period) -> dict[str, dt.datetime]:
-    return {
-        "charge_period_start": dt.datetime.combine(month.start, dt.time(), tzinfo=dt.UTC),
-        "charge_period_end": dt.datetime.combine(month.shift(1).start, dt.time(), tzinfo=dt.UTC),
-    }
+def _month_bounds(month: Period) -> tuple[dt.datetime, dt.datetime]:
+    """The month as a charge period: [1st 00:00Z, next 1st 00:00Z)."""
+    return (
+        dt.datetime.combine(month.start, dt.time(), tzinfo=dt.UTC),
+        dt.datetime.combine(month.shift(1).start, dt.time(), tzinfo=dt.UTC),
+    )
 
 
 STATEMENT_COLUMNS = (
@@ -336,6 +349,7 @@ def statement_export(request: HttpRequest, number: str, fmt: str) -> HttpRespons
     lines = list(statement.lines.all())
     month = Period.parse(statement.period.period)
     if fmt == "focus":
+        start, end = _month_bounds(month)
         backend_kinds = {line.backend: line.backend_kind for line in lines}
         focus_lines = [
             FocusExportLine(
@@ -348,7 +362,8 @@ def statement_export(request: HttpRequest, number: str, fmt: str) -> HttpRespons
                 + (f" ({line.other_cost_center})" if line.other_cost_center else ""),
                 pricing_quantity=line.quantity,
                 pricing_unit=line.basis,
-                **_charge_period(month),
+                charge_period_start=start,
+                charge_period_end=end,
             )
             for line in lines
             if line.charged
@@ -400,6 +415,7 @@ def showback_export(request: HttpRequest, period: str, fmt: str) -> HttpResponse
     closed = ChargebackPeriod.objects.filter(period=str(month), status="closed").exists()
     status = "closed" if closed else "open"
     if fmt == "focus":
+        start, end = _month_bounds(month)
         kinds = dict(Backend.objects.values_list("slug", "kind"))
         focus_lines = [
             FocusExportLine(
@@ -411,7 +427,8 @@ def showback_export(request: HttpRequest, period: str, fmt: str) -> HttpResponse
                 description=f"Showback {month} ({status})",
                 pricing_quantity=line.quantity,
                 pricing_unit=line.basis,
-                **_charge_period(month),
+                charge_period_start=start,
+                charge_period_end=end,
             )
             for line in report.lines
         ]

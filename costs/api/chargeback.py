@@ -190,7 +190,7 @@ class PeriodListView(APIView):
                     "version": row.version if closed and row is not None else None,
                 }
             )
-        return Response(PeriodSerializer(out, many=True).data)
+        return Response([PeriodSerializer(item).data for item in out])
 
 
 class PeriodStatementsView(APIView):

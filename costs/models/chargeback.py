@@ -16,7 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from costs.models.showback import QUANTITY, CostCenter
+from costs.models.showback import CostCenter
 
 __all__ = [
     "Budget",
@@ -26,8 +26,6 @@ __all__ = [
     "StatementLine",
     "StatementLineKind",
 ]
-
-MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
 class ChargebackPeriod(models.Model):
@@ -43,7 +41,7 @@ class ChargebackPeriod(models.Model):
     period = models.CharField(max_length=7, unique=True, help_text="YYYY-MM")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     version = models.PositiveIntegerField(default=0)
-    showback_total = models.DecimalField(**MONEY, default=Decimal(0))
+    showback_total = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal(0))
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -54,7 +52,7 @@ class ChargebackPeriod(models.Model):
     late_effect = models.JSONField(
         default=dict, blank=True, help_text="{cost center code: change of its total} if restated."
     )
-    late_total = models.DecimalField(**MONEY, default=Decimal(0))
+    late_total = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal(0))
     late_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -100,7 +98,7 @@ class Statement(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
     )
     currency = models.CharField(max_length=3)
-    total = models.DecimalField(**MONEY)
+    total = models.DecimalField(max_digits=20, decimal_places=2)
     content_hash = models.CharField(max_length=64)
     reason = models.CharField(max_length=500, blank=True, help_text="Why it was restated.")
     closed_at = models.DateTimeField()
@@ -146,9 +144,9 @@ class StatementLine(models.Model):
     backend_kind = models.CharField(max_length=40, blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     basis = models.CharField(max_length=20, blank=True)
-    quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    quantity = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
     unit_cost = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
     other_cost_center = models.CharField(max_length=40, blank=True)
 
     class Meta:
@@ -207,7 +205,9 @@ class Budget(models.Model):
     threshold)."""
 
     cost_center = models.OneToOneField(CostCenter, on_delete=models.CASCADE, related_name="budget")
-    monthly_amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    monthly_amount = models.DecimalField(
+        max_digits=20, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
     soft_percent = models.PositiveIntegerField(
         default=80, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )

@@ -54,7 +54,7 @@ from costs.models import (
     StatementLine,
     StatementLineKind,
 )
-from costs.selectors import Period, ShowbackReport, showback
+from costs.selectors import Period, ShowbackLine, ShowbackReport, showback
 from costs.services.allocation import allocation_refresh, utc_today
 from pilots.models import Backend
 from portal.audit import Actor, acting_user, record_change
@@ -173,23 +173,31 @@ def draft_statements(
         return platform_code
 
     for line in report.lines:
-        common = {
-            "backend": line.backend,
-            "backend_kind": backend_kinds.get(line.backend, ""),
-            "basis": line.basis,
-            "quantity": line.quantity,
-            "amount": line.amount,
-        }
+        kind = backend_kinds.get(line.backend, "")
+
+        def draft(
+            kind_: str, other: str = "", line: ShowbackLine = line, kind: str = kind
+        ) -> DraftLine:
+            return DraftLine(
+                backend=line.backend,
+                backend_kind=kind,
+                kind=kind_,
+                basis=line.basis,
+                quantity=line.quantity,
+                amount=line.amount,
+                other_cost_center=other,
+            )
+
         if line.kind == "usage" and line.cost_center:
-            out[line.cost_center].append(DraftLine(kind="usage", **common))
+            out[line.cost_center].append(draft("usage"))
         elif line.kind == "idle":
-            out[line.cost_center or platform()].append(DraftLine(kind="idle", **common))
+            out[line.cost_center or platform()].append(draft("idle"))
         elif line.kind == "unmapped":
-            out[platform()].append(DraftLine(kind="unmapped", **common))
+            out[platform()].append(draft("unmapped"))
         elif line.kind == "shadow" and line.cost_center:
             team = line.cost_center
-            out[platform()].append(DraftLine(kind="shadow", other_cost_center=team, **common))
-            out[team].append(DraftLine(kind="shadow_memo", other_cost_center=platform(), **common))
+            out[platform()].append(draft("shadow", team))
+            out[team].append(draft("shadow_memo", platform()))
         else:  # "other" cannot happen for a reader who sees everything
             raise ChargebackError(f"Unexpected showback line {line.kind!r} on {line.backend}.")
     charged = sum((d.amount for lines in out.values() for d in lines if d.charged), _ZERO)

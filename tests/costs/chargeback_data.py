@@ -42,7 +42,7 @@ class World:
 
 
 def add_usage(
-    backend: Backend,
+    backend: Any,
     day: dt.date,
     *,
     team: str | None,
@@ -51,9 +51,9 @@ def add_usage(
     hour: int = 10,
 ) -> None:
     """``tokens`` prompt tokens of ``team`` (label) on ``day`` at ``hour``."""
-    metric = MetricDefinitionFactory(name=catalog.PROMPT_TOKENS)
+    metric: Any = MetricDefinitionFactory(name=catalog.PROMPT_TOKENS)
     labels = {"team": team} if team else {"team": "nobody-knows"}
-    series = Series.objects.filter(
+    series: Any = Series.objects.filter(
         backend=backend, metric=metric, labels=labels, pilot=pilot
     ).first() or SeriesFactory(backend=backend, metric=metric, labels=labels, pilot=pilot)
     HourlyRollupFactory(
@@ -66,10 +66,10 @@ def add_usage(
 
 def build_world(*periods: Period) -> World:
     periods = periods or (OCTOBER,)
-    platform = CostCenterFactory(code="CC-0000", name="Platform", is_platform=True)
-    search = CostCenterFactory(code="CC-4100", name="Search")
-    ads = CostCenterFactory(code="CC-4200", name="Ads")
-    backend = BackendFactory(slug="gpu-a", name="GPU A", device_count=2)
+    platform: Any = CostCenterFactory(code="CC-0000", name="Platform", is_platform=True)
+    search: Any = CostCenterFactory(code="CC-4100", name="Search")
+    ads: Any = CostCenterFactory(code="CC-4200", name="Ads")
+    backend: Any = BackendFactory(slug="gpu-a", name="GPU A", device_count=2)
     model = CostModel.objects.create(
         backend=backend,
         kind=CostModel.Kind.CLOUD_RATE,

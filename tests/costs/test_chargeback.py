@@ -84,7 +84,7 @@ def test_content_hash_covers_the_lines(finance: Any) -> None:
     period_close(period=OCTOBER, actor=finance)
     s = _statements(OCTOBER)["CC-4100"]
     lines = list(s.lines.all())
-    args = {
+    args: dict[str, Any] = {
         "cost_center": s.cost_center_code,
         "period": "2026-10",
         "version": 1,
