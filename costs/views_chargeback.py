@@ -47,7 +47,12 @@ from costs.services import (
     period_close,
     period_restate,
 )
-from costs.services.chargeback import month_drafts, months_with_data, statement_diff
+from costs.services.chargeback import (
+    month_drafts,
+    months_with_data,
+    period_status,
+    statement_diff,
+)
 from metrics.models import ImportJob
 from pilots.models import Backend
 from portal.roles import COSTS_WRITE, may, role_required
@@ -412,8 +417,7 @@ def showback_export(request: HttpRequest, period: str, fmt: str) -> HttpResponse
     frozen figures, the allocation no longer touches their days)."""
     month = _period_or_404(period)
     report = selectors.showback(period=month, user=request.user)
-    closed = ChargebackPeriod.objects.filter(period=str(month), status="closed").exists()
-    status = "closed" if closed else "open"
+    status = period_status(month)
     if fmt == "focus":
         start, end = _month_bounds(month)
         kinds = dict(Backend.objects.values_list("slug", "kind"))

@@ -73,6 +73,7 @@ __all__ = [
     "period_close",
     "period_record_late_arrival",
     "period_restate",
+    "period_status",
     "statement_diff",
     "statement_hash",
 ]
@@ -349,6 +350,15 @@ def months_with_data() -> list[Period]:
     }
     months |= {Period.parse(p) for p in ChargebackPeriod.objects.values_list("period", flat=True)}
     return sorted(months)
+
+
+def period_status(period: Period) -> str:
+    """``closed`` or ``open`` (for showback's ``status``: a closed month's
+    showback shows the frozen figures and says so). One query."""
+    closed = ChargebackPeriod.objects.filter(
+        period=str(period), status=ChargebackPeriod.Status.CLOSED
+    ).exists()
+    return "closed" if closed else "open"
 
 
 def _snapshot(row: ChargebackPeriod) -> dict[str, Any]:
