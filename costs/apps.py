@@ -11,5 +11,8 @@ class CostsConfig(AppConfig):
         from portal.roles import Role, register_home_page
 
         import_succeeded.connect(refresh_after_import, dispatch_uid="costs.refresh_after_import")
+        from costs.receivers_chargeback import count_late_import
+
+        import_succeeded.connect(count_late_import, dispatch_uid="costs.count_late_import")
         # Finance lands on the showback dashboard after logging in.
         register_home_page(Role.FINANCE, "showback")

@@ -11,6 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from costs.services import allocation_refresh, bills
+from costs.services.budgets import budgets_check_after_refresh
 
 __all__ = [
     "refresh_allocation",
@@ -65,4 +66,5 @@ def refresh_allocation(backend_ids: list[int] | None, start: str, end: str) -> d
         start=dt.date.fromisoformat(start),
         end=dt.date.fromisoformat(end),
     )
+    budgets_check_after_refresh(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
     return {"backend_days": result.backend_days, "lines": result.lines}

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from costs import views
+from costs import urls_chargeback, views
 
 urlpatterns: list[URLPattern] = [
     # Showback
@@ -32,4 +32,6 @@ urlpatterns: list[URLPattern] = [
         views.bill_mapping_delete,
         name="bill-mapping-delete",
     ),
+    # Chargeback: closed months, statements, budgets
+    *urls_chargeback.urlpatterns,
 ]

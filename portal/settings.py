@@ -318,6 +318,8 @@ CELERY_BEAT_SCHEDULE["contract-notice-reminders-daily"] = {
     "task": "pilots.contract_notice_reminders",
     "schedule": 86400.0,
 }
+# Budget alerts (issue 10, §4): hourly; each alert goes out once per key.
+CELERY_BEAT_SCHEDULE["costs-check-budgets"] = {"task": "costs.check_budgets", "schedule": 3600.0}
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

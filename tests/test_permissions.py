@@ -66,6 +66,9 @@ COSTS_WRITERS = frozenset({Role.FINANCE, Role.ADMIN})
 # Vendors, contracts, incidents and stock: procurement and platform admins.
 VENDOR_WRITERS = frozenset({Role.PROCUREMENT, Role.ADMIN})
 
+# Closing months, restating them, budgets: finance and admins.
+COSTS_WRITERS = frozenset({Role.FINANCE, Role.ADMIN})
+
 PILOT_NAME = "Zephyr Confidential Pilot"
 BACKEND_NAME = "Zephyr Wafer System"
 
@@ -165,6 +168,13 @@ EXPECTATIONS: dict[str, Access] = {
     "review-decide": POST_ONLY,
     "review-object": POST_ONLY,
     "review-objection-resolve": POST_ONLY,
+    # chargeback (finance and admins close, restate and set budgets)
+    "api-chargeback-close": Access(roles=COSTS_WRITERS, post_only=True),
+    "api-chargeback-restate": Access(roles=COSTS_WRITERS, post_only=True),
+    "chargeback-close": Access(roles=COSTS_WRITERS),
+    "chargeback-restate": Access(roles=COSTS_WRITERS, post_only=True),
+    "chargeback-late-check": Access(roles=COSTS_WRITERS, post_only=True),
+    "budget-save": Access(roles=COSTS_WRITERS, post_only=True),
 }
 
 
@@ -348,6 +358,28 @@ class World:
             review=self.review, by=self.review.submitted_by, text="probe", lodged_at=timezone.now()
         )
 
+    @cached_property
+    def statement(self) -> Any:
+        """A closed month's statement of a cost center the user belongs to."""
+        from costs.models import ChargebackPeriod, CostCenter, Statement
+
+        center = CostCenter.objects.create(code="CC-PERM", name="Permission probe")
+        if self.user is not None:
+            center.members.add(self.user)
+        period = ChargebackPeriod.objects.create(period="2026-10", status="closed", version=1)
+        return Statement.objects.create(
+            period=period,
+            cost_center=center,
+            cost_center_code=center.code,
+            cost_center_name=center.name,
+            number="2026-10-CC-PERM-v1",
+            version=1,
+            currency="USD",
+            total=0,
+            content_hash="0" * 64,
+            closed_at=timezone.now(),
+        )
+
 
 # Path parameter name -> value. A URL whose parameter means something else
 # gets an entry in URL_KWARGS instead.
@@ -371,8 +403,13 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "contract_pk": lambda w: w.contract.pk,
     "incident_pk": lambda w: w.incident.pk,
     "objection_pk": lambda w: w.objection.pk,
+    "period": lambda w: w.statement.period.period,
+    "number": lambda w: w.statement.number,
+    "fmt": lambda w: "csv",
 }
 URL_KWARGS: dict[str, dict[str, Callable[[World], Any]]] = {
+    # A budget is read by the cost center's members: the statement's center has the user.
+    "api-cost-center-budget": {"code": lambda w: w.statement.cost_center.code},
     "api-vendor-detail": {"slug": lambda w: w.vendor.slug},
     "api-vendor-compliance": {"slug": lambda w: w.vendor.slug},
     "api-contract-detail": {"pk": lambda w: w.contract.pk},

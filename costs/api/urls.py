@@ -4,7 +4,7 @@ comparison is in ``priority_urls``, mounted before pilots' backends)."""
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
-from costs.api import views
+from costs.api import chargeback_urls, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,4 +23,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="api-pilot-economics",
     ),
     *router.urls,
+    # Chargeback: closed months, statements, budgets
+    *chargeback_urls.urlpatterns,
 ]

@@ -8,6 +8,14 @@ import X``).
 from __future__ import annotations
 
 from costs.models.bills import BillImport, BillMapping, BillRow
+from costs.models.chargeback import (
+    Budget,
+    ChargebackPeriod,
+    LateArrival,
+    Statement,
+    StatementLine,
+    StatementLineKind,
+)
 from costs.models.showback import (
     AllocationBasis,
     AllocationKind,
@@ -28,11 +36,17 @@ __all__ = [
     "BillImport",
     "BillMapping",
     "BillRow",
+    "Budget",
+    "ChargebackPeriod",
     "CostCenter",
     "CostModel",
     "CostModelKind",
     "DailyAllocation",
     "IdlePolicy",
+    "LateArrival",
     "PowerSource",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "UsageMapping",
 ]

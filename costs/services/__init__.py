@@ -1,7 +1,9 @@
 """Writes of the costs app, one module per topic: ``allocation`` (the one
 place that computes and stores daily allocations, reused by chargeback and
 the review evidence), ``showback`` (cost centers, cost models, usage
-mappings) and ``bills`` (FOCUS bill imports and bill mappings).
+mappings), ``bills`` (FOCUS bill imports and bill mappings), ``chargeback``
+(closing months into frozen statements, restatements, late data) and
+``budgets`` (budgets and their alerts).
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ from costs.services.bills import (
     bill_mapping_update,
     bill_rows_reassign,
 )
+from costs.services.budgets import (
+    BudgetStatus,
+    budget_delete,
+    budget_set,
+    budget_statuses,
+    budgets_check,
+)
+from costs.services.chargeback import (
+    ChargebackError,
+    PeriodConflict,
+    period_check_late,
+    period_close,
+    period_record_late_arrival,
+    period_restate,
+)
 from costs.services.showback import (
     cost_center_create,
     cost_center_delete,
@@ -37,6 +54,9 @@ from costs.services.showback import (
 
 __all__ = [
     "BillMatcher",
+    "BudgetStatus",
+    "ChargebackError",
+    "PeriodConflict",
     "RefreshResult",
     "allocation_refresh",
     "allocation_refresh_later",
@@ -48,6 +68,10 @@ __all__ = [
     "bill_mapping_delete",
     "bill_mapping_update",
     "bill_rows_reassign",
+    "budget_delete",
+    "budget_set",
+    "budget_statuses",
+    "budgets_check",
     "cost_center_create",
     "cost_center_delete",
     "cost_center_update",
@@ -55,6 +79,10 @@ __all__ = [
     "cost_model_delete",
     "cost_model_update",
     "is_day_closed",
+    "period_check_late",
+    "period_close",
+    "period_record_late_arrival",
+    "period_restate",
     "usage_mapping_create",
     "usage_mapping_delete",
     "usage_mapping_update",
