@@ -41,6 +41,7 @@ from costs.models import (
     BillImport,
     BillMapping,
     BillRow,
+    ChargebackPeriod,
     CostCenter,
     DailyAllocation,
 )
@@ -404,8 +405,8 @@ def showback(
     its cost, idle, unmapped, utilization, idle policy and power source; its
     lines (usage, shadow, unmapped, idle; lines of cost centers the user may
     not see, or that ``cost_center`` filters out, summed into one ``other``
-    line per backend), which add up exactly to its cost. Three queries
-    (two for finance and admins)."""
+    line per backend), which add up exactly to its cost, and whether the
+    month is closed. Four queries (three for finance and admins)."""
     visible = visible_cost_center_ids(user)
     months = _backend_months(period, backend)
     allocations = DailyAllocation.objects.filter(day__gte=period.start, day__lte=period.end)
@@ -496,10 +497,15 @@ def showback(
                 days=month["days"],
             )
         )
+    # A closed month shows its frozen figures (nothing rewrites a closed
+    # day's rows) and says so.
+    closed = ChargebackPeriod.objects.filter(
+        period=str(period), status=ChargebackPeriod.Status.CLOSED
+    ).exists()
     return ShowbackReport(
         period=period,
         currency=settings.PILOTGATE_CURRENCY,
-        status="open",
+        status="closed" if closed else "open",
         backends=backends,
         lines=lines,
         total=sum((b.cost for b in backends), _ZERO),

@@ -231,7 +231,8 @@ def _count(user: Any, url: str) -> int:
 
 def test_query_counts_do_not_grow_with_rows(finance, pilot_team, month, usage, wafer, gpu):
     # showback (finance): the user's roles, the backend-day aggregate, the
-    # allocation aggregate; a member also: the cost centers they may see.
+    # allocation aggregate, whether the month is closed; a member also: the
+    # cost centers they may see.
     # compare: roles, backends, the month's backend-day rows.
     def counts() -> tuple[int, int, int]:
         return (
@@ -241,7 +242,7 @@ def test_query_counts_do_not_grow_with_rows(finance, pilot_team, month, usage, w
         )
 
     before = counts()
-    assert before == (3, 4, 3)
+    assert before == (4, 5, 3)
     for n in range(5):
         center = CostCenterFactory.create(code=f"CC-5{n}")
         UsageMapping.objects.create(label="team", value=f"t{n}", cost_center=center)

@@ -204,3 +204,16 @@ def test_two_closes_at_once_one_wins_the_other_gets_409(make_user: Any) -> None:
     assert sorted(statuses) == [201, 409]
     assert Statement.objects.count() == 3
     assert ChargebackPeriod.objects.get(period="2026-10").version == 1
+
+
+def test_showback_of_a_closed_month_says_closed_and_adds_up_to_its_statements(
+    finance: Any,
+) -> None:
+    build_world()
+    client = _client(finance)
+    assert client.get("/api/v1/showback/", {"period": "2026-10"}).json()["status"] == "open"
+    period_close(period=OCTOBER, actor=finance)
+    showback_body = client.get("/api/v1/showback/", {"period": "2026-10"}).json()
+    statements = client.get("/api/v1/chargeback/2026-10/statements/").json()
+    assert showback_body["status"] == "closed"
+    assert Decimal(showback_body["total"]) == sum(Decimal(s["total"]) for s in statements)
