@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from pilots.models import ExitCriterion
 from reviews.models import Objection, Review, WebhookDelivery
 
 __all__ = [
@@ -38,8 +39,9 @@ class ReviewCreateSerializer(serializers.Serializer[Any]):
 
 class CriterionEvidenceSerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
-    comparison = serializers.ChoiceField(choices=["relative", "absolute"])
-    direction = serializers.ChoiceField(choices=["at_most", "at_least"])
+    # The exit criterion's own choices: one enum in the schema for both.
+    comparison = serializers.ChoiceField(choices=ExitCriterion.Comparison.choices)
+    direction = serializers.ChoiceField(choices=ExitCriterion.Direction.choices)
     threshold = serializers.FloatField()
     candidate = serializers.FloatField(allow_null=True)
     baseline = serializers.FloatField(allow_null=True)
@@ -55,7 +57,7 @@ class CriterionEvidenceSerializer(serializers.Serializer[Any]):
     weight = serializers.FloatField()
 
 
-class RedFlagSerializer(serializers.Serializer[Any]):
+class EvidenceRedFlagSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()
 
@@ -78,7 +80,7 @@ class EvidenceSerializer(serializers.Serializer[Any]):
     window_end = serializers.DateTimeField()
     sources = SourcesSerializer()
     criteria = CriterionEvidenceSerializer(many=True)
-    red_flags = RedFlagSerializer(many=True)
+    red_flags = EvidenceRedFlagSerializer(many=True)
     seed = serializers.IntegerField()
     version = serializers.CharField()
 
