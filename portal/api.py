@@ -107,8 +107,9 @@ class Pagination(BasePagination):
 
     def _positive_int(self, request: Request, name: str, default: int) -> int:
         raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
+        # An empty or unreadable value is a 400 naming it, not the default.
         try:
             value = int(raw)
         except ValueError:
