@@ -154,7 +154,12 @@ def test_the_worked_example_allocates_in_month_hours_only(
     assert allocated(gpu, OCTOBER) == Decimal("5.00")
     assert not BackendDay.objects.filter(backend=gpu, day__lt=SEPTEMBER.start).exists()
     last = BackendDay.objects.get(backend=gpu, day=dt.date(2024, 9, 30))
-    assert (last.cost, last.power_source, last.rental, last.power) == (Decimal(5), "", 0, 0)
+    assert (last.cost, last.power_source, last.rental, last.power) == (
+        Decimal(5),
+        "",
+        Decimal(0),
+        Decimal(0),
+    )
     assert BackendDay.objects.get(backend=gpu, day=dt.date(2024, 9, 10)).cost == Decimal("-1.25")
     # No usage: the whole day is idle, on the platform (the model's policy).
     kinds = set(DailyAllocation.objects.filter(backend=gpu).values_list("kind", flat=True))
