@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +34,7 @@ from django.db.models.functions import TruncMonth
 
 from costs import economics
 from costs.allocation import round_month
-from costs.billing import bill_day_costs
+from costs.billing import bill_day_costs, bill_row_day_cost
 from costs.models import (
     AllocationKind,
     BackendDay,
@@ -59,6 +59,7 @@ __all__ = [
     "UnmatchedSummary",
     "backend_economics",
     "bill_backend_day_cost",
+    "bill_backend_day_costs",
     "bill_import_backends",
     "bill_import_list",
     "bill_import_progress",
@@ -207,6 +208,30 @@ def bill_backend_day_cost(*, backend_id: int, day: dt.date) -> Decimal:
         backend_id=backend_id, charge_period_start__lt=end, charge_period_end__gte=start
     ).only("effective_cost", "charge_period_start", "charge_period_end")
     return bill_day_costs(rows, day)
+
+
+def bill_backend_day_costs(
+    *, backend_id: int, start: dt.date, end: dt.date
+) -> dict[dt.date, Decimal]:
+    """``bill_backend_day_cost`` of every UTC day ``start``..``end``
+    (inclusive) at once, from one query: ``{day: cost}``, days no mapped
+    row covers are absent. Each row's part of a day is
+    ``costs.billing.bill_row_day_cost``, so every day equals
+    ``bill_backend_day_cost`` of that day."""
+    first = dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC)
+    last = dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    rows = BillRow.objects.filter(
+        backend_id=backend_id, charge_period_start__lt=last, charge_period_end__gte=first
+    ).only("effective_cost", "charge_period_start", "charge_period_end")
+    costs: dict[dt.date, Decimal] = defaultdict(Decimal)
+    with localcontext(Context(prec=80)):  # bill amounts have 28 digits
+        for row in rows.iterator(chunk_size=2000):
+            day = max(row.charge_period_start.astimezone(dt.UTC).date(), start)
+            until = min(row.charge_period_end.astimezone(dt.UTC).date(), end)
+            while day <= until:
+                costs[day] += bill_row_day_cost(row, day)
+                day += dt.timedelta(days=1)
+    return dict(costs)
 
 
 CENT = Decimal("0.01")

@@ -70,10 +70,13 @@ class CostCenter(models.Model):
 
 
 class CostModelKind(models.TextChoices):
-    """``CostModel.Kind``: the chargeback issue adds ``billed``."""
+    """``CostModel.Kind``. ``billed`` (issue 10 §2): a day costs the
+    EffectiveCost of the backend's mapped FOCUS bill rows (``costs.billing``),
+    so it takes no price figures."""
 
     CLOUD_RATE = "cloud_rate", "Cloud rate (per device-hour)"
     OWNED = "owned", "Owned (capex, opex, power)"
+    BILLED = "billed", "Billed (FOCUS bill rows)"
 
 
 class IdlePolicy(models.TextChoices):
@@ -94,6 +97,19 @@ def _nonnegative(field: str) -> models.CheckConstraint:
         violation_error_message=f"{field.replace('_', ' ').capitalize()} cannot be negative.",
     )
 
+
+# The price figures a billed model refuses (its cost comes from the bill
+# rows), with the value that means "not given".
+_PRICE_FIELDS: tuple[tuple[str, Decimal | None], ...] = (
+    ("device_hour_rate", None),
+    ("capex", None),
+    ("amortization_months", None),
+    ("amortization_start", None),
+    ("opex_monthly", Decimal(0)),
+    ("pue", Decimal(1)),
+    ("energy_price_kwh", Decimal(0)),
+    ("nameplate_kw_per_device", Decimal(0)),
+)
 
 # Field rules the check constraints hold too, checked in clean() so the
 # error names the field (a constraint's error names none).
@@ -214,8 +230,10 @@ class CostModel(models.Model):
 
     def figures(self) -> CostModelFigures:
         """The pricing calculator's view of this model (raises ValueError
-        naming the field on a bad figure)."""
+        naming the field on a bad figure; a billed model has no figures)."""
         kind = self.kind
+        if kind == CostModelKind.BILLED:
+            raise ValueError("kind: a billed cost model is priced by its bill rows")
         if kind == CostModelKind.CLOUD_RATE:
             return CostModelFigures(kind="cloud_rate", device_hour_rate=self.device_hour_rate)
         return CostModelFigures(
@@ -244,11 +262,18 @@ class CostModel(models.Model):
                     errors[name] = "Required for an owned cost model."
         elif self.kind == CostModelKind.CLOUD_RATE and self.device_hour_rate is None:
             errors["device_hour_rate"] = "Required for a cloud_rate cost model."
+        elif self.kind == CostModelKind.BILLED:
+            for name, unset in _PRICE_FIELDS:
+                if getattr(self, name) != unset:
+                    errors[name] = (
+                        "Not used by a billed cost model (its cost is the EffectiveCost "
+                        "of the backend's bill rows); leave it empty."
+                    )
         for name, rule, message in _FIELD_RULES:
             value = getattr(self, name)
             if value is not None and not rule(value) and name not in errors:
                 errors[name] = message
-        if not errors and self.kind in CostModelKind.values:
+        if not errors and self.kind in (CostModelKind.CLOUD_RATE, CostModelKind.OWNED):
             try:
                 self.figures()
             except (ValueError, TypeError) as exc:

@@ -3,7 +3,10 @@ backend's cost model and its usage rollups into stored daily rows.
 
 For each backend and UTC day: the cost model in effect (the latest
 ``effective_from`` on or before the day) prices the day with
-``costs.pricing.day_cost``; usage comes from the metrics rollups
+``costs.pricing.day_cost``, or, for a ``billed`` model, with the
+EffectiveCost of the backend's mapped FOCUS bill rows spread over the
+day (``costs.selectors.bill_backend_day_costs``, one query per backend);
+usage comes from the metrics rollups
 (``metrics.selectors.usage_series``) and is keyed by cost center through
 the usage mappings (lowest ``order`` wins; nobody's is ``unmapped``), or is
 ``shadow`` under the pilot's cost center when the series belongs to a pilot
@@ -35,10 +38,12 @@ from costs.models import (
     BackendDay,
     CostCenter,
     CostModel,
+    CostModelKind,
     DailyAllocation,
     UsageMapping,
 )
-from costs.pricing import EXACT_CONTEXT, day_cost
+from costs.pricing import EXACT_CONTEXT, DayCost, day_cost
+from costs.selectors import bill_backend_day_costs
 from metrics import selectors as metrics_selectors
 from metrics.selectors import SeriesUsage
 from pilots.models import Backend, Phase, Pilot
@@ -198,6 +203,9 @@ def allocation_refresh(
     for backend_id in ids:
         history = models.get(backend_id, [])
         starts = [m.effective_from for m in history]
+        billed: dict[dt.date, Decimal] | None = None
+        if any(m.kind == CostModelKind.BILLED for m in history):
+            billed = bill_backend_day_costs(backend_id=backend_id, start=start, end=end)
         for day in _days(start, end):
             if is_day_closed(day):
                 continue
@@ -212,6 +220,7 @@ def allocation_refresh(
                 model=in_effect,
                 usage=usage.get((backend_id, day), {}),
                 figures=figures.get((backend_id, day)),
+                billed_cost=None if billed is None else billed.get(day, _ZERO),
                 codes=codes,
                 platform=platform,
             )
@@ -249,14 +258,29 @@ def _allocate(
     model: CostModel,
     usage: dict[Key, dict[str, Decimal]],
     figures: metrics_selectors.BackendDayFigures | None,
+    billed_cost: Decimal | None,
     codes: dict[int, str],
     platform: int | None,
 ) -> tuple[BackendDay, list[DailyAllocation]]:
     energy = None if figures is None else figures.energy_joules
     energy_joules = None if energy is None else _quantity(energy)
-    priced = day_cost(
-        model.figures(), day=day, device_count=device_count, energy_joules=energy_joules
-    )
+    if model.kind == CostModelKind.BILLED:
+        # The bill is the cost: no rental, amortization, opex or power of
+        # ours (power_source stays empty); the energy is still recorded.
+        bill = _ZERO if billed_cost is None else billed_cost
+        priced = DayCost(
+            amount=bill,
+            rental=_ZERO,
+            amortization=_ZERO,
+            opex=_ZERO,
+            power=_ZERO,
+            power_source=None,
+            energy_kwh=None,
+        )
+    else:
+        priced = day_cost(
+            model.figures(), day=day, device_count=device_count, energy_joules=energy_joules
+        )
     # Stored at 12 places: the lines are apportioned onto the stored cost,
     # so they add up to it exactly.
     cost = priced.amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)

@@ -21,7 +21,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -32,11 +32,13 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from costs.focus import FocusFormatError, FocusReader, FocusReject, FocusRow
 from costs.models import BillImport, BillMapping, BillRow
+from costs.services.allocation import allocation_refresh_later
+from costs.services.chargeback import period_record_late_arrival
 from pilots.models import Backend
 from portal.audit import Actor, acting_user, record_change, snapshot
 from portal.models import ChangeRecord
@@ -131,12 +133,29 @@ def bill_rows_reassign(*, matcher: BillMatcher | None = None) -> int:
     Runs in the caller's transaction; rows are read in chunks."""
     matcher = matcher or BillMatcher.load()
     moves: dict[int | None, list[int]] = defaultdict(list)
+    spans = _Spans()
     rows = BillRow.objects.values_list(
-        "pk", "backend_id", "resource_id", "service_name", "sku_id", "provider_name", "tags"
+        "pk",
+        "backend_id",
+        "resource_id",
+        "service_name",
+        "sku_id",
+        "provider_name",
+        "tags",
+        "charge_period_start",
+        "charge_period_end",
     ).order_by("pk")
-    for pk, current, resource_id, service_name, sku_id, provider_name, tags in rows.iterator(
-        chunk_size=BATCH_ROWS
-    ):
+    for (
+        pk,
+        current,
+        resource_id,
+        service_name,
+        sku_id,
+        provider_name,
+        tags,
+        period_start,
+        period_end,
+    ) in rows.iterator(chunk_size=BATCH_ROWS):
         target = matcher.backend_for(
             {
                 "ResourceId": resource_id,
@@ -148,6 +167,9 @@ def bill_rows_reassign(*, matcher: BillMatcher | None = None) -> int:
         )
         if target != current:
             moves[target].append(pk)
+            # Both backends' billed days change: the one losing the row too.
+            spans.add(current, period_start, period_end)
+            spans.add(target, period_start, period_end)
     changed = 0
     for target, ids in moves.items():
         for start in range(0, len(ids), BATCH_ROWS):
@@ -159,7 +181,78 @@ def bill_rows_reassign(*, matcher: BillMatcher | None = None) -> int:
             BillImport.objects.filter(pk=job_id).exclude(unmatched_count=count).update(
                 unmatched_count=count
             )
+    spans.refresh_later()
     return changed
+
+
+class _Spans:
+    """The UTC days each backend's bill rows cover, to refresh their
+    allocation (billed cost models) after the transaction commits."""
+
+    def __init__(self) -> None:
+        self.days: dict[int, tuple[dt.date, dt.date]] = {}
+
+    @staticmethod
+    def row_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
+        # Charge periods end exclusively: a row ending at midnight stops the day before.
+        last = end - dt.timedelta(microseconds=1) if end > start else start
+        return start.astimezone(dt.UTC).date(), last.astimezone(dt.UTC).date()
+
+    def add(self, backend_id: int | None, start: dt.datetime, end: dt.datetime) -> None:
+        if backend_id is None:
+            return
+        first, last = self.row_days(start, end)
+        known = self.days.get(backend_id)
+        if known is not None:
+            first, last = min(first, known[0]), max(last, known[1])
+        self.days[backend_id] = (first, last)
+
+    def refresh_later(self) -> None:
+        for backend_id, (first, last) in sorted(self.days.items()):
+            allocation_refresh_later(backend_ids=[backend_id], start=first, end=last)
+
+
+def _after_import(job: BillImport) -> None:
+    """In the import's transaction: enqueue the allocation refresh of the
+    days its new rows cover, per mapped backend, for after the commit; rows
+    for a closed month are a late arrival (counted on the period, its
+    effect computed by a task, never booked: the allocation skips closed
+    days)."""
+    spans = _Spans()
+    overall: tuple[dt.datetime, dt.datetime] | None = None
+    for backend_id, first, last in (
+        BillRow.objects.filter(job=job)
+        .values_list("backend_id")
+        .annotate(first=Min("charge_period_start"), last=Max("charge_period_end"))
+        .values_list("backend_id", "first", "last")
+        .order_by("backend_id")
+    ):
+        spans.add(backend_id, first, last)
+        overall = (
+            (first, last) if overall is None else (min(overall[0], first), max(overall[1], last))
+        )
+    spans.refresh_later()
+    if overall is None:
+        return
+    day_from, day_to = _Spans.row_days(*overall)
+    touched = period_record_late_arrival(
+        day_from=day_from,
+        day_to=day_to,
+        source="bill import",
+        reference=f"bill-import:{job.pk}",
+        backend_id=next(iter(spans.days)) if len(spans.days) == 1 else None,
+    )
+    for period in touched:
+        transaction.on_commit(_late_check(period.period))
+
+
+def _late_check(period: str) -> Callable[[], None]:
+    def enqueue() -> None:
+        from costs.tasks_chargeback import check_late_data
+
+        check_late_data.delay(period)
+
+    return enqueue
 
 
 def _unmatched_by_job() -> dict[int, int]:
@@ -478,6 +571,7 @@ def _ingest(job: BillImport, raw: IO[bytes], text: io.TextIOWrapper) -> dict[str
         "finished_at": timezone.now(),
     }
     BillImport.objects.filter(pk=job.pk).update(**fields)
+    _after_import(job)
     return {"job_id": job.pk, **fields}
 
 
