@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from django.db import transaction
 
 from costs import selectors
 from costs.models import UsageMapping
@@ -35,7 +36,10 @@ def _tokens(backend: Any, day: dt.date, total: float) -> None:
             Sample(series=series, ts=start + dt.timedelta(hours=12), value=total),
         ]
     )
-    refresh_rollups([series.pk], start, start + dt.timedelta(hours=12))
+    # As an import does: inside one transaction (PostgreSQL takes the
+    # backend's rollup lock for it).
+    with transaction.atomic():
+        refresh_rollups([series.pk], start, start + dt.timedelta(hours=12))
 
 
 def test_finance_switches_month_and_sees_the_break_even_chart(
