@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -67,3 +68,38 @@ def audit_delete(
 def display_name(user: Any) -> str:
     full: str = user.get_full_name() if hasattr(user, "get_full_name") else ""
     return full or str(user.get_username())
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def check_fields(data: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Refuse fields a service does not set (``status`` moves by transitions)."""
+    unknown = set(data) - allowed
+    if unknown:
+        raise DomainError(f"These {what} fields cannot be set: {', '.join(sorted(unknown))}.")
+
+
+def audited_create(*, actor: Actor, instance: M) -> M:
+    """Validate, save and record a new object (no pilot scope)."""
+    instance.full_clean()
+    instance.save()
+    record_change(actor=actor, instance=instance, action=ChangeRecord.Action.CREATE)
+    return instance
+
+
+def audited_update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
+    """Set ``data`` on ``instance``, validate, save and record old and new values."""
+    before = snapshot(instance)
+    for field, value in data.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    record_change(
+        actor=actor,
+        instance=instance,
+        action=ChangeRecord.Action.UPDATE,
+        before=before,
+        after=snapshot(instance),
+    )
+    return instance

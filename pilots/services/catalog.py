@@ -4,17 +4,15 @@ like every other write (no pilot scope: the change log's own)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import models, transaction
+from django.db import transaction
 
 from pilots.models import Backend, Vendor
-from pilots.services._common import DomainError
+from pilots.services._common import audited_create, audited_update, check_fields
 from pilots.services.vendors import stamp_assessments
 from portal.audit import Actor, record_change, snapshot
 from portal.models import ChangeRecord
-
-M = TypeVar("M", bound=models.Model)
 
 VENDOR_FIELDS: frozenset[str] = frozenset(
     {"name", "slug", "website", "contact_email", "risk_notes"}
@@ -40,46 +38,17 @@ BACKEND_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def _check_fields(data: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise DomainError(f"These {what} fields cannot be set: {', '.join(sorted(unknown))}.")
-
-
-def _create(*, actor: Actor, instance: M) -> M:
-    instance.full_clean()
-    instance.save()
-    record_change(actor=actor, instance=instance, action=ChangeRecord.Action.CREATE)
-    return instance
-
-
-def _update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
-    before = snapshot(instance)
-    for field, value in data.items():
-        setattr(instance, field, value)
-    instance.full_clean()
-    instance.save()
-    record_change(
-        actor=actor,
-        instance=instance,
-        action=ChangeRecord.Action.UPDATE,
-        before=before,
-        after=snapshot(instance),
-    )
-    return instance
-
-
 @transaction.atomic
 def vendor_create(*, actor: Actor, data: Mapping[str, Any]) -> Vendor:
-    _check_fields(data, VENDOR_FIELDS, "vendor")
+    check_fields(data, VENDOR_FIELDS, "vendor")
     vendor = Vendor(**data)
     stamp_assessments(vendor=vendor, before=None, actor=actor)
-    return _create(actor=actor, instance=vendor)
+    return audited_create(actor=actor, instance=vendor)
 
 
 @transaction.atomic
 def vendor_update(*, vendor: Vendor, actor: Actor, data: Mapping[str, Any]) -> Vendor:
-    _check_fields(data, VENDOR_FIELDS, "vendor")
+    check_fields(data, VENDOR_FIELDS, "vendor")
     vendor = Vendor.objects.select_for_update().get(pk=vendor.pk)
     before = snapshot(vendor)
     for field, value in data.items():
@@ -99,12 +68,12 @@ def vendor_update(*, vendor: Vendor, actor: Actor, data: Mapping[str, Any]) -> V
 
 @transaction.atomic
 def backend_create(*, actor: Actor, data: Mapping[str, Any]) -> Backend:
-    _check_fields(data, BACKEND_FIELDS, "backend")
-    return _create(actor=actor, instance=Backend(**data))
+    check_fields(data, BACKEND_FIELDS, "backend")
+    return audited_create(actor=actor, instance=Backend(**data))
 
 
 @transaction.atomic
 def backend_update(*, backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Backend:
-    _check_fields(data, BACKEND_FIELDS, "backend")
+    check_fields(data, BACKEND_FIELDS, "backend")
     backend = Backend.objects.select_for_update().get(pk=backend.pk)
-    return _update(actor=actor, instance=backend, data=data)
+    return audited_update(actor=actor, instance=backend, data=data)

@@ -10,15 +10,15 @@ refused with the count that is left (``InsufficientStock``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from pilots.models import Backend, MovementKind, Part, Site, StockLevel, StockMovement, Unit
-from pilots.services._common import DomainError
+from pilots.services._common import DomainError, audited_create, audited_update, check_fields
 from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, acting_user, record_change, snapshot
 from portal.models import ChangeRecord
@@ -45,7 +45,6 @@ __all__ = [
     "unit_update",
 ]
 
-M = TypeVar("M", bound=models.Model)
 
 SITE_FIELDS: frozenset[str] = frozenset({"slug", "name"})
 PART_FIELDS: frozenset[str] = frozenset(
@@ -83,35 +82,6 @@ class InsufficientStock(DomainError):
         )
 
 
-def _check_fields(data: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise DomainError(f"These {what} fields cannot be set: {', '.join(sorted(unknown))}.")
-
-
-def _create(*, actor: Actor, instance: M) -> M:
-    instance.full_clean()
-    instance.save()
-    record_change(actor=actor, instance=instance, action=ChangeRecord.Action.CREATE)
-    return instance
-
-
-def _update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
-    before = snapshot(instance)
-    for field, value in data.items():
-        setattr(instance, field, value)
-    instance.full_clean()
-    instance.save()
-    record_change(
-        actor=actor,
-        instance=instance,
-        action=ChangeRecord.Action.UPDATE,
-        before=before,
-        after=snapshot(instance),
-    )
-    return instance
-
-
 def _site_backends(site_id: int) -> list[int]:
     return list(Backend.objects.filter(site_id=site_id).values_list("pk", flat=True))
 
@@ -121,28 +91,28 @@ def _site_backends(site_id: int) -> list[int]:
 
 @transaction.atomic
 def site_create(*, actor: Actor, data: Mapping[str, Any]) -> Site:
-    _check_fields(data, SITE_FIELDS, "site")
-    return _create(actor=actor, instance=Site(**data))
+    check_fields(data, SITE_FIELDS, "site")
+    return audited_create(actor=actor, instance=Site(**data))
 
 
 @transaction.atomic
 def site_update(*, site: Site, actor: Actor, data: Mapping[str, Any]) -> Site:
-    _check_fields(data, SITE_FIELDS, "site")
-    return _update(
+    check_fields(data, SITE_FIELDS, "site")
+    return audited_update(
         actor=actor, instance=Site.objects.select_for_update().get(pk=site.pk), data=data
     )
 
 
 @transaction.atomic
 def part_create(*, actor: Actor, data: Mapping[str, Any]) -> Part:
-    _check_fields(data, PART_FIELDS, "part")
-    return _create(actor=actor, instance=Part(**data))
+    check_fields(data, PART_FIELDS, "part")
+    return audited_create(actor=actor, instance=Part(**data))
 
 
 @transaction.atomic
 def part_update(*, part: Part, actor: Actor, data: Mapping[str, Any]) -> Part:
-    _check_fields(data, PART_FIELDS, "part")
-    part = _update(
+    check_fields(data, PART_FIELDS, "part")
+    part = audited_update(
         actor=actor, instance=Part.objects.select_for_update().get(pk=part.pk), data=data
     )
     # Criticality and failure rate size the spares of every backend using it.
@@ -152,17 +122,17 @@ def part_update(*, part: Part, actor: Actor, data: Mapping[str, Any]) -> Part:
 
 @transaction.atomic
 def stock_create(*, actor: Actor, data: Mapping[str, Any]) -> StockLevel:
-    _check_fields(data, STOCK_FIELDS, "stock")
-    stock = _create(actor=actor, instance=StockLevel(**data))
+    check_fields(data, STOCK_FIELDS, "stock")
+    stock = audited_create(actor=actor, instance=StockLevel(**data))
     send_vendor_data_changed(backend_ids=_site_backends(stock.site_id), sender=StockLevel)
     return stock
 
 
 @transaction.atomic
 def stock_update(*, stock: StockLevel, actor: Actor, data: Mapping[str, Any]) -> StockLevel:
-    _check_fields(data, STOCK_FIELDS - {"part", "site"}, "stock")
+    check_fields(data, STOCK_FIELDS - {"part", "site"}, "stock")
     stock = StockLevel.objects.select_for_update().get(pk=stock.pk)
-    stock = _update(actor=actor, instance=stock, data=data)
+    stock = audited_update(actor=actor, instance=stock, data=data)
     send_vendor_data_changed(backend_ids=_site_backends(stock.site_id), sender=StockLevel)
     return stock
 
@@ -174,18 +144,18 @@ def _check_unit(unit: Unit) -> None:
 
 @transaction.atomic
 def unit_create(*, actor: Actor, data: Mapping[str, Any]) -> Unit:
-    _check_fields(data, UNIT_FIELDS, "unit")
+    check_fields(data, UNIT_FIELDS, "unit")
     unit = Unit(**data)
     unit.full_clean()
     _check_unit(unit)
-    unit = _create(actor=actor, instance=unit)
+    unit = audited_create(actor=actor, instance=unit)
     send_vendor_data_changed(backend_ids=[unit.backend_id] if unit.backend_id else [], sender=Unit)
     return unit
 
 
 @transaction.atomic
 def unit_update(*, unit: Unit, actor: Actor, data: Mapping[str, Any]) -> Unit:
-    _check_fields(data, UNIT_FIELDS - {"serial"}, "unit")
+    check_fields(data, UNIT_FIELDS - {"serial"}, "unit")
     unit = Unit.objects.select_for_update().get(pk=unit.pk)
     old_backend = unit.backend_id
     before = snapshot(unit)
@@ -224,7 +194,7 @@ def _locked_shelf(*, actor: Actor, part: Part, site: Site) -> StockLevel:
     if stock is None:
         try:
             with transaction.atomic():
-                _create(actor=actor, instance=StockLevel(part=part, site=site))
+                audited_create(actor=actor, instance=StockLevel(part=part, site=site))
         except (IntegrityError, ValidationError):
             pass  # a concurrent first movement created it: lock that one
     return (

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pilots.models import Backend, Contract, Incident, Vendor
-from pilots.services._common import DomainError
+from pilots.services._common import DomainError, check_fields
 from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, acting_user, record_change, snapshot
 from portal.models import ChangeRecord
@@ -80,12 +80,6 @@ INCIDENT_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def _check_fields(data: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise DomainError(f"These {what} fields cannot be set: {', '.join(sorted(unknown))}.")
-
-
 def stamp_assessments(*, vendor: Vendor, before: Mapping[str, Any] | None, actor: Actor) -> None:
     """Stamp each risk answer that changed (or was first given) with the
     actor and the time. Called by the vendor services before saving."""
@@ -127,7 +121,7 @@ def _audit(
 def contract_create(
     *, actor: Actor, data: Mapping[str, Any], backends: Iterable[Backend] = ()
 ) -> Contract:
-    _check_fields(data, CONTRACT_FIELDS, "contract")
+    check_fields(data, CONTRACT_FIELDS, "contract")
     contract = Contract(**data)
     contract.full_clean()
     contract.save()
@@ -154,7 +148,7 @@ def contract_update(
 ) -> Contract:
     """Change a contract's terms; ``backends`` (when given) replaces the
     backends it covers."""
-    _check_fields(data, CONTRACT_FIELDS, "contract")
+    check_fields(data, CONTRACT_FIELDS, "contract")
     # Two editors of one contract: the second sees the first's terms.
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     before = snapshot(contract)
@@ -205,7 +199,7 @@ def _incident_backend_ids(incident: Incident, backends: Iterable[Backend]) -> li
 def incident_create(
     *, actor: Actor, data: Mapping[str, Any], backends: Iterable[Backend] = ()
 ) -> Incident:
-    _check_fields(data, INCIDENT_FIELDS, "incident")
+    check_fields(data, INCIDENT_FIELDS, "incident")
     incident = Incident(**data, created_by=acting_user(actor))
     incident.full_clean()
     affected = list(backends)
@@ -233,7 +227,7 @@ def incident_update(
 ) -> Incident:
     """Change an incident (resolve it, correct a time); ``backends`` (when
     given) replaces an outage's affected backends."""
-    _check_fields(data, INCIDENT_FIELDS - {"contract"}, "incident")
+    check_fields(data, INCIDENT_FIELDS - {"contract"}, "incident")
     incident = Incident.objects.select_for_update().select_related("contract").get(pk=incident.pk)
     before = snapshot(incident)
     old = list(incident.backends.all())
