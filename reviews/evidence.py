@@ -36,6 +36,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from metrics.quantile import histogram_quantile
 from reviews import stats
 
 __all__ = [
@@ -108,6 +109,7 @@ def _judge(
     seed: int,
     resamples: int,
     level: float,
+    cache: stats.QuantileCache,
 ) -> stats.CriterionResult:
     metric = str(criterion["metric"])
     comparison: stats.Comparison = criterion["comparison"]
@@ -130,6 +132,7 @@ def _judge(
             seed=seed,
             resamples=resamples,
             level=level,
+            cache=cache,
         )
     if metric == "error_rate":
         return stats.judge_error_rate(
@@ -184,9 +187,11 @@ def _settled(result: stats.CriterionResult) -> stats.CriterionResult:
     return replace(result, ci_low=low, ci_high=high, verdict=verdict)
 
 
-def _p999_ratio(hists: Mapping[str, Mapping[str, list[dict[float, float]]]]) -> float | None:
-    candidate = stats.quantile_over(hists["candidate"]["e2e"], 0.999)
-    baseline = stats.quantile_over(hists["baseline"]["e2e"], 0.999)
+def _p999_ratio(
+    hists: Mapping[str, Mapping[str, list[dict[float, float]]]], cache: stats.QuantileCache
+) -> float | None:
+    candidate = histogram_quantile(0.999, cache.merged(hists["candidate"]["e2e"]))
+    baseline = histogram_quantile(0.999, cache.merged(hists["baseline"]["e2e"]))
     if math.isnan(candidate) or math.isnan(baseline) or baseline <= 0:
         return None
     return candidate / baseline
@@ -209,11 +214,15 @@ def evaluate(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         for side in ("candidate", "baseline")
     }
 
+    # Shared by the quantile criteria: same slices, same seed, same draws.
+    cache = stats.QuantileCache()
     criteria: list[dict[str, Any]] = []
     weighted: list[stats.WeightedVerdict] = []
     for criterion in parameters["criteria"]:
         result = _settled(
-            _judge(criterion, inputs, hists, seed=seed, resamples=resamples, level=level)
+            _judge(
+                criterion, inputs, hists, seed=seed, resamples=resamples, level=level, cache=cache
+            )
         )
         criteria.append(
             {
@@ -248,7 +257,7 @@ def evaluate(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     )
     flags = stats.red_flags(
         window_seconds=float(inputs["window_seconds"]),
-        p999_ratio=_p999_ratio(hists) if p99_threshold is not None else None,
+        p999_ratio=_p999_ratio(hists, cache) if p99_threshold is not None else None,
         p99_ratio_threshold=p99_threshold,
         throttle_seconds=_float(inputs["candidate"]["summary"].get("throttle_seconds")),
         max_temperature=_float(inputs["candidate"]["summary"].get("temperature_max")),

@@ -86,6 +86,7 @@ __all__ = [
     "CriterionResult",
     "Direction",
     "Overall",
+    "QuantileCache",
     "RateSlice",
     "RedFlag",
     "RiskRatio",
@@ -436,9 +437,20 @@ def _multiplicities(indices: IndexArray, n: int) -> FloatArray:
     return flat.reshape(resamples, n).astype(np.float64)
 
 
-def _bootstrap_quantiles(hist: _Histograms, q: float, indices: IndexArray) -> FloatArray:
+def _resampled(hist: _Histograms, indices: IndexArray) -> tuple[FloatArray, FloatArray]:
+    """Slice multiplicities of each resample and its merged buckets."""
     weights = _multiplicities(indices, hist.n_slices)
-    merged = weights @ hist.counts
+    merged: FloatArray = weights @ hist.counts
+    return weights, merged
+
+
+def _bootstrap_quantiles(
+    hist: _Histograms,
+    q: float,
+    indices: IndexArray,
+    resampled: tuple[FloatArray, FloatArray] | None = None,
+) -> FloatArray:
+    weights, merged = _resampled(hist, indices) if resampled is None else resampled
     quantiles = _row_quantiles(q, hist.bounds, merged)
     if hist.missing.any():
         # A bound no slice of the resample has is absent from its merged
@@ -497,12 +509,81 @@ def slices_with_data(slices: Sequence[Buckets]) -> int:
     return _Histograms.of(slices).with_data().n_slices
 
 
+class QuantileCache:
+    """The work the latency-quantile criteria of one evaluation share.
+
+    Every quantile criterion seeds its own generator with the review's seed,
+    so criteria over the same slices draw the same resample indices; and the
+    criteria of one histogram family (e2e, TTFT) read the same slices. Passed
+    to ``judge_quantile`` as ``cache``, this keeps, per slices object, its
+    array form and merged buckets, per (seed, slice counts, resamples, block
+    length) the drawn indices, and per (slices, indices) the resampled merged
+    buckets, so each quantile only interpolates. The draws, the arithmetic
+    and so every figure are exactly those of an uncached call: only repeated
+    work is skipped. Slices are matched by identity (the cache keeps a
+    reference, so an id is never reused while it lives); use one cache per
+    evaluation and do not mutate the slices meanwhile."""
+
+    def __init__(self) -> None:
+        self._hists: dict[int, tuple[Sequence[Buckets], _Histograms]] = {}
+        self._merged: dict[int, tuple[Iterable[Buckets], dict[float, float]]] = {}
+        self._indices: dict[tuple[object, ...], tuple[IndexArray, ...]] = {}
+        self._resampled: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {}
+
+    def histograms(self, slices: Sequence[Buckets]) -> _Histograms:
+        """``_Histograms.of(slices).with_data()``, once per slices object."""
+        found = self._hists.get(id(slices))
+        if found is None or found[0] is not slices:
+            found = self._hists[id(slices)] = (slices, _Histograms.of(slices).with_data())
+        return found[1]
+
+    def merged(self, slices: Iterable[Buckets]) -> dict[float, float]:
+        """``merge_buckets(slices)``, once per slices object (do not mutate it)."""
+        found = self._merged.get(id(slices))
+        if found is None or found[0] is not slices:
+            found = self._merged[id(slices)] = (slices, merge_buckets(slices))
+        return found[1]
+
+    def indices(
+        self, seed: int, sizes: tuple[int, ...], resamples: int, block_length: int
+    ) -> tuple[IndexArray, ...]:
+        """A fresh generator from ``seed`` drawing ``resample_indices`` for each
+        size in turn (the candidate's first), once per key."""
+        key = (seed, sizes, resamples, block_length)
+        found = self._indices.get(key)
+        if found is None:
+            rng = np.random.default_rng(seed)
+            found = self._indices[key] = tuple(
+                resample_indices(rng, n, resamples, block_length=block_length) for n in sizes
+            )
+        return found
+
+    def resampled(self, hist: _Histograms, indices: IndexArray) -> tuple[FloatArray, FloatArray]:
+        """``_resampled(hist, indices)`` once per pair (both kept alive by this cache)."""
+        key = (id(hist), id(indices))
+        found = self._resampled.get(key)
+        if found is None:
+            found = self._resampled[key] = _resampled(hist, indices)
+        return found
+
+
 def _quantile_value_ci(
-    hist: _Histograms, q: float, resamples: int, seed: int, level: float, block_length: int
+    hist: _Histograms,
+    q: float,
+    resamples: int,
+    seed: int,
+    level: float,
+    block_length: int,
+    cache: QuantileCache | None = None,
 ) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    indices = resample_indices(rng, hist.n_slices, resamples, block_length=block_length)
-    return _percentile_ci(_bootstrap_quantiles(hist, q, indices), level)
+    if cache is None:
+        rng = np.random.default_rng(seed)
+        indices = resample_indices(rng, hist.n_slices, resamples, block_length=block_length)
+        return _percentile_ci(_bootstrap_quantiles(hist, q, indices), level)
+    (indices,) = cache.indices(seed, (hist.n_slices,), resamples, block_length)
+    return _percentile_ci(
+        _bootstrap_quantiles(hist, q, indices, cache.resampled(hist, indices)), level
+    )
 
 
 def _quantile_ratio_ci(
@@ -513,18 +594,27 @@ def _quantile_ratio_ci(
     seed: int,
     level: float,
     block_length: int,
+    cache: QuantileCache | None = None,
 ) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    candidate_indices = resample_indices(
-        rng, candidate.n_slices, resamples, block_length=block_length
-    )
-    baseline_indices = resample_indices(
-        rng, baseline.n_slices, resamples, block_length=block_length
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = _bootstrap_quantiles(candidate, q, candidate_indices) / _bootstrap_quantiles(
-            baseline, q, baseline_indices
+    if cache is None:
+        rng = np.random.default_rng(seed)
+        candidate_indices = resample_indices(
+            rng, candidate.n_slices, resamples, block_length=block_length
         )
+        baseline_indices = resample_indices(
+            rng, baseline.n_slices, resamples, block_length=block_length
+        )
+        candidate_resampled = baseline_resampled = None
+    else:
+        candidate_indices, baseline_indices = cache.indices(
+            seed, (candidate.n_slices, baseline.n_slices), resamples, block_length
+        )
+        candidate_resampled = cache.resampled(candidate, candidate_indices)
+        baseline_resampled = cache.resampled(baseline, baseline_indices)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = _bootstrap_quantiles(
+            candidate, q, candidate_indices, candidate_resampled
+        ) / _bootstrap_quantiles(baseline, q, baseline_indices, baseline_resampled)
     return _percentile_ci(ratios, level)
 
 
@@ -596,16 +686,25 @@ def judge_quantile(
     resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
     block_length: int = 1,
+    cache: QuantileCache | None = None,
 ) -> CriterionResult:
     """Evidence for a latency-quantile criterion (e2e or TTFT, p50..p99.9).
 
-    ``candidate_n`` / ``baseline_n`` are the requests in the window."""
+    ``candidate_n`` / ``baseline_n`` are the requests in the window. A
+    ``cache`` shared by the criteria of one evaluation skips their repeated
+    work and gives the same result."""
     need = min_requests_for_quantile(q)
     label = _label(q)
-    candidate = _Histograms.of(candidate_slices).with_data()
-    baseline = _Histograms.of(baseline_slices).with_data()
-    candidate_value = _finite(quantile_over(candidate_slices, q))
-    baseline_value = _finite(quantile_over(baseline_slices, q))
+    if cache is None:
+        candidate = _Histograms.of(candidate_slices).with_data()
+        baseline = _Histograms.of(baseline_slices).with_data()
+        candidate_value = _finite(quantile_over(candidate_slices, q))
+        baseline_value = _finite(quantile_over(baseline_slices, q))
+    else:
+        candidate = cache.histograms(candidate_slices)
+        baseline = cache.histograms(baseline_slices)
+        candidate_value = _finite(histogram_quantile(q, cache.merged(candidate_slices)))
+        baseline_value = _finite(histogram_quantile(q, cache.merged(baseline_slices)))
     ratio = (
         _finite(candidate_value / baseline_value)
         if candidate_value is not None and baseline_value
@@ -640,11 +739,13 @@ def judge_quantile(
     if comparison == "relative":
         if ratio is None:
             return _insufficient(draft, f"baseline {label} is {_fmt(baseline_value)}: no ratio")
-        low, high = _quantile_ratio_ci(candidate, baseline, q, resamples, seed, level, block_length)
+        low, high = _quantile_ratio_ci(
+            candidate, baseline, q, resamples, seed, level, block_length, cache
+        )
         return _judged(draft, ratio, low, high)
     if candidate_value is None:
         return _insufficient(draft, f"candidate {label} is undefined")
-    low, high = _quantile_value_ci(candidate, q, resamples, seed, level, block_length)
+    low, high = _quantile_value_ci(candidate, q, resamples, seed, level, block_length, cache)
     return _judged(draft, candidate_value, low, high)
 
 

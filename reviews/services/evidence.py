@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from costs import selectors as cost_selectors
+from metrics import catalog
 from metrics import selectors as metrics_selectors
 from pilots.models import Backend, Phase, Pilot
 from reviews import evidence, stats
@@ -22,6 +23,15 @@ __all__ = ["evidence_seed", "evidence_snapshot", "review_settings_for"]
 logger = logging.getLogger(__name__)
 
 HOUR_SECONDS = 3600.0
+# The metrics the snapshot's summary figures come from (joules per token =
+# energy / generated tokens); the summary reads only these.
+SUMMARY_INPUTS = (
+    catalog.ENERGY,
+    catalog.GENERATION_TOKENS,
+    catalog.TEMPERATURE,
+    catalog.THROTTLE_SECONDS,
+    catalog.THROTTLE_EVENTS,
+)
 
 
 def evidence_seed(*, pilot_id: int, phase_id: int, submitted_at: dt.datetime) -> int:
@@ -63,7 +73,9 @@ def _side(
     named = metrics_selectors.pilot_has_series(backend=backend, pilot=pilot, start=start, end=end)
     scope = pilot if named else None
     slices = metrics_selectors.hourly_slices(backend=backend, start=start, end=end, pilot=scope)
-    summary = metrics_selectors.metrics_summary(backend=backend, start=start, end=end, pilot=scope)
+    summary = metrics_selectors.metrics_summary(
+        backend=backend, start=start, end=end, pilot=scope, metrics=SUMMARY_INPUTS
+    )
     side: dict[str, Any] = {
         "backend": backend.slug,
         "source": slices.source,

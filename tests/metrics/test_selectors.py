@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
+from metrics import catalog
 from metrics.models import ImportJob
-from metrics.quantile import histogram_quantile
-from metrics.selectors import import_job_progress, metrics_summary, metrics_timeseries
+from metrics.quantile import histogram_quantile, merge_buckets
+from metrics.selectors import (
+    hourly_slices,
+    import_job_progress,
+    metrics_summary,
+    metrics_timeseries,
+)
 from pilots.models import Backend, Pilot
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +191,36 @@ def test_progress_of_a_finished_job_is_complete(run_import: Callable[..., Import
     job = run_import(as_csv([(T0, "power_watts", 100, "")]))
     done, total = import_job_progress(job)
     assert done == total == job.size_bytes > 0
+
+
+def test_summary_limited_to_metrics_gives_their_figures_exactly(
+    dataset: None, backend: Backend, django_assert_num_queries: Any
+) -> None:
+    full = metrics_summary(backend=backend, start=START, end=END)
+    names = [catalog.ENERGY, catalog.GENERATION_TOKENS, catalog.TEMPERATURE]
+    # 1. the grouped aggregate over the named metrics' hourly rollups
+    with django_assert_num_queries(1):
+        limited = metrics_summary(backend=backend, start=START, end=END, metrics=names)
+    assert limited.joules_per_token == full.joules_per_token is not None
+    assert limited.temperature_max == full.temperature_max == 85
+    assert limited.tokens_generated == full.tokens_generated == 4500
+    # Metrics not asked for are not read.
+    assert full.requests is not None and full.e2e_p99 is not None
+    assert limited.requests is None and limited.e2e_p99 is None and limited.power_mean is None
+
+
+def test_hourly_slices_are_per_aware_utc_hour_as_the_summary_merges_them(
+    dataset: None, backend: Backend, django_assert_num_queries: Any
+) -> None:
+    # 1. the series of the five metrics; 2. their rollups' increases
+    with django_assert_num_queries(2):
+        slices = hourly_slices(backend=backend, start=START, end=END)
+    hours = [hour for hour, _ in slices.requests]
+    assert hours == [START, START + dt.timedelta(hours=1)]
+    assert all(hour.tzinfo is not None and hour.utcoffset() == dt.timedelta(0) for hour in hours)
+    assert [hour for hour, _ in slices.e2e] == [START]
+    assert [v for _, v in slices.requests] == [102.0, 51.0]
+    assert [v for _, v in slices.errors] == [2.0, 1.0]
+    summary = metrics_summary(backend=backend, start=START, end=END)
+    merged = merge_buckets(buckets for _, buckets in slices.e2e)
+    assert histogram_quantile(0.99, merged) == summary.e2e_p99

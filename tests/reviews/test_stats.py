@@ -20,6 +20,7 @@ from scipy import stats as scipy_stats
 from metrics.quantile import histogram_quantile, merge_buckets
 from reviews.stats import (
     CriterionResult,
+    QuantileCache,
     RateSlice,
     WeightedVerdict,
     block_bootstrap_rate_ratio_ci,
@@ -298,6 +299,42 @@ def test_same_seed_reproduces_identical_intervals(worse_candidate, baseline):
     assert p99_ratio(worse_candidate, baseline, seed=5) == p99_ratio(
         worse_candidate, baseline, seed=5
     )
+
+
+def test_shared_cache_gives_exactly_the_uncached_results(worse_candidate, baseline):
+    # Layout change in some hours and hours without data, as real windows have.
+    gappy = [
+        {le: c for le, c in part.items() if not (i % 5 == 2 and le == 0.15)}
+        for i, part in enumerate(worse_candidate)
+    ]
+    gappy[7] = dict.fromkeys(BOUNDS, 0.0)
+    cache = QuantileCache()
+    for candidate in (worse_candidate, gappy):
+        for q in (0.5, 0.95, 0.99, 0.999):
+            for comparison in ("relative", "absolute"):
+                for seed, block_length in ((2026, 1), (2026, 3), (7, 1)):
+                    kwargs = {
+                        "metric": "e2e",
+                        "q": q,
+                        "comparison": comparison,
+                        "direction": "at_most",
+                        "threshold": 1.05 if comparison == "relative" else 0.3,
+                        "candidate_slices": candidate,
+                        "baseline_slices": baseline,
+                        "seed": seed,
+                        "block_length": block_length,
+                        "resamples": 200,
+                    }
+                    assert judge_quantile(**kwargs, cache=cache) == judge_quantile(**kwargs)
+
+
+def test_cache_tells_equal_looking_slices_apart(baseline):
+    cache = QuantileCache()
+    shifted = [{le: c * 2 for le, c in part.items()} for part in baseline]
+    first = cache.histograms(baseline)
+    assert cache.histograms(baseline) is first
+    assert cache.histograms(shifted) is not first
+    assert cache.merged(shifted) == merge_buckets(shifted) != cache.merged(baseline)
 
 
 def test_method_names_the_seed_and_resamples(worse_candidate, baseline):
