@@ -207,20 +207,21 @@ def import_job_create(
 
 def import_scope_check(*, actor: Actor, backend: Backend, pilot: Pilot | None) -> None:
     """Where ``actor`` may import: an active backend, a pilot that runs on it
-    and is not closed; a pilot-team member only into the backends of pilots
-    where they hold a RACI letter, tagging only those pilots. Program
-    managers and admins anywhere. The system (``actor`` None: commands,
-    scheduled pulls) is not scoped beyond the backend and pilot rules."""
+    and, for a person (page, API), is not closed; a pilot-team member only
+    into the backends of pilots where they hold a RACI letter, tagging only
+    those pilots. Program managers and admins anywhere. The system (``actor``
+    None: commands, scheduled pulls, demo seeding) may still record a closed
+    pilot's history, and is not scoped beyond the backend and pilot rules."""
     if not backend.is_active:
         raise ImportRefused({"backend": f"Backend {backend.slug} is inactive."})
+    user = acting_user(actor)
     if pilot is not None:
         if not pilot.runs_on(backend):
             raise ImportRefused({"pilot": "The pilot does not run on this backend."})
-        if pilot.is_closed:
+        if pilot.is_closed and user is not None:
             raise ImportRefused(
                 {"pilot": f"Pilot {pilot.pk} is {pilot.get_status_display().lower()}."}
             )
-    user = acting_user(actor)
     if user is None or has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
         return
     mine = import_pilots_for(user)

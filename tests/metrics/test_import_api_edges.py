@@ -168,6 +168,18 @@ def test_pms_import_anywhere_but_closed_pilots_and_inactive_backends_are_refused
     assert "inactive" in inactive.json()["error"]["fields"]["backend"][0]
 
 
+def test_the_system_may_still_record_a_closed_pilots_history(
+    catalog: None, backend: Backend, pilot: Pilot
+) -> None:
+    # Commands and demo seeding (no acting user) backfill a finished pilot;
+    # people on the page or the API may not tag it (the test above).
+    from metrics.services.imports import import_scope_check
+
+    Pilot.objects.filter(pk=pilot.pk).update(status=Pilot.Status.COMPLETED)
+    pilot.refresh_from_db()
+    import_scope_check(actor=None, backend=backend, pilot=pilot)
+
+
 def test_the_upload_page_offers_only_the_users_scope(
     as_user: Callable[[Any], Client],
     pilot_team: Any,
