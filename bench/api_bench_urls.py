@@ -118,7 +118,7 @@ def twin_backends(request: HttpRequest) -> JsonResponse:
             "vendor": {"slug": r["vendor__slug"], "name": r["vendor__name"]},
             "device_model": r["device_model"],
             "device_count": r["device_count"],
-            "site": r["site"],
+            "site": r["site__slug"],
             "region": r["region"],
             "is_active": r["is_active"],
             "notes": r["notes"],
@@ -132,7 +132,7 @@ def twin_backends(request: HttpRequest) -> JsonResponse:
             "vendor__name",
             "device_model",
             "device_count",
-            "site",
+            "site__slug",
             "region",
             "is_active",
             "notes",
@@ -159,8 +159,8 @@ def twin_vendors(request: HttpRequest) -> JsonResponse:
 IMPORT_FIELDS = (
     "id", "backend__slug", "pilot", "format", "detected_format", "source",
     "original_filename", "size_bytes", "scrape_time", "status", "attempts", "samples_read",
-    "samples_stored", "duplicates", "rejected", "unmapped_count", "rejects", "unmapped",
-    "error", "bytes_done", "bytes_total", "window_start", "window_end",
+    "samples_stored", "duplicates", "rejected", "unmapped_count", "rejects", "reject_groups",
+    "unmapped", "error", "note", "bytes_done", "bytes_total", "window_start", "window_end",
     "created_by__username", "created_at", "started_at", "finished_at",
 )  # fmt: skip
 
