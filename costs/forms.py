@@ -58,7 +58,7 @@ class UnmatchedPeriodForm(forms.Form):
     """The billing period of the unmatched-rows page."""
 
     period = forms.RegexField(
-        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        regex=r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,
         help_text="YYYY-MM; empty for every period.",
         error_messages={"invalid": "Give a month as YYYY-MM, e.g. 2024-09."},
@@ -67,7 +67,7 @@ class UnmatchedPeriodForm(forms.Form):
 
 class PeriodForm(forms.Form):
     period = forms.RegexField(
-        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        regex=r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,
         label="Month",
         widget=forms.TextInput(attrs={"type": "month"}),

@@ -74,7 +74,7 @@ __all__ = [
     "visible_cost_center_ids",
 ]
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(?!0000)(\d{4})-(0[1-9]|1[0-2])$")
 
 
 _ZERO = Decimal(0)
@@ -246,7 +246,7 @@ UTILIZATION = Decimal("0.000001")
 OTHER = "other"
 
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^(?!0000)(\d{4})-(\d{2})$")
 
 
 @dataclass(frozen=True, order=True)

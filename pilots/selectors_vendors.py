@@ -48,7 +48,7 @@ __all__ = [
 
 NOTICE_HORIZON_DAYS = 90
 MAX_MONTHS = 120
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH_RE = re.compile(r"^(?!0000)(\d{4})-(\d{2})$")
 
 
 class MonthParseError(ValueError):

@@ -136,7 +136,7 @@ class BillMappingSerializer(serializers.ModelSerializer[BillMapping]):
 
 class UnmatchedQuerySerializer(serializers.Serializer[Any]):
     period = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$",
+        r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,
         allow_blank=True,
         help_text="Billing period YYYY-MM (by BillingPeriodStart); all periods when absent.",
@@ -231,7 +231,7 @@ class UsageMappingSerializer(serializers.ModelSerializer[UsageMapping]):
 
 class PeriodQuerySerializer(serializers.Serializer[Any]):
     period = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$",
+        r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,
         help_text="Month, YYYY-MM (UTC). Default: the current month.",
         error_messages={"invalid": "Use YYYY-MM, e.g. 2026-11."},

@@ -256,3 +256,21 @@ def test_pilot_economics_query_count(finance, month, wafer):
     pilot = PilotFactory.create(candidate_backend=wafer, baseline_backend=month)
     # roles, the pilot (with both backends joined), the backends, their days
     assert _count(finance, f"/api/v1/pilots/{pilot.pk}/economics/") == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/showback/?period=0000-01",
+        "/api/v1/backends/compare/?period=0000-01",
+        "/api/v1/bills/unmatched/?period=0000-01",
+        "/api/v1/chargeback/0000-01/statements/",
+    ],
+)
+def test_a_month_of_year_zero_is_a_400_naming_the_period(finance, url):
+    # Found by schemathesis: year 0 has no calendar date (a 500 before).
+    client = APIClient()
+    client.force_authenticate(finance)
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "period" in response.json()["error"]["fields"]
