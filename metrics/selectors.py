@@ -24,7 +24,7 @@ from metrics import catalog
 from metrics.models import HourlyRollup, ImportJob, Series
 from metrics.quantile import histogram_quantile
 from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
-from portal.roles import Role, has_role
+from portal.roles import METRICS_IMPORT_ANYWHERE, may
 
 __all__ = [
     "QUANTILES",
@@ -435,7 +435,7 @@ def import_pilots_for(user: Any) -> QuerySet[Pilot]:
     managers and admins; for anyone else those where they hold a RACI
     letter (any activity)."""
     pilots = Pilot.objects.exclude(status__in=CLOSED_PILOT_STATUSES)
-    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+    if may(user, METRICS_IMPORT_ANYWHERE):
         return pilots
     return pilots.filter(raci_activities__assignments__user=user).distinct()
 
@@ -445,7 +445,7 @@ def import_backends_for(user: Any) -> QuerySet[Backend]:
     managers and admins; for anyone else the candidate and baseline
     backends of their pilots (``import_pilots_for``)."""
     backends = Backend.objects.filter(is_active=True)
-    if has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+    if may(user, METRICS_IMPORT_ANYWHERE):
         return backends
     mine = import_pilots_for(user)
     return backends.filter(

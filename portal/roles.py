@@ -103,6 +103,7 @@ def has_role(user: Any, *roles: str) -> bool:
 READ = "read"
 PILOTS_WRITE = "pilots.write"
 METRICS_IMPORT = "metrics.import"
+METRICS_IMPORT_ANYWHERE = "metrics.import_anywhere"
 COSTS_WRITE = "costs.write"
 VENDORS_WRITE = "vendors.write"
 REVIEWS_SUBMIT = "reviews.submit"
@@ -116,6 +117,8 @@ POLICY: dict[str, frozenset[str]] = {
     PILOTS_WRITE: frozenset({Role.PROGRAM_MANAGER, Role.ADMIN}),
     # Metrics uploads and pushes: the pilot team brings evidence.
     METRICS_IMPORT: frozenset({Role.PILOT_TEAM, Role.PROGRAM_MANAGER, Role.ADMIN}),
+    # ...into any backend and pilot; the others only where they hold a RACI letter.
+    METRICS_IMPORT_ANYWHERE: frozenset({Role.PROGRAM_MANAGER, Role.ADMIN}),
     # Cost centers, cost models, usage mappings, closing periods, bills.
     COSTS_WRITE: frozenset({Role.FINANCE, Role.ADMIN}),
     # Vendors, contracts, incidents, sites, parts, stock.

@@ -34,7 +34,7 @@ from metrics.storage import SampleWriter, TooManySeries
 from pilots.models import CLOSED_PILOT_STATUSES, Backend, Pilot
 from portal.audit import Actor, acting_user, record_change
 from portal.models import ChangeRecord
-from portal.roles import Role, has_role
+from portal.roles import METRICS_IMPORT_ANYWHERE, may
 
 __all__ = [
     "BROKER_DOWN_NOTE",
@@ -222,7 +222,7 @@ def import_scope_check(*, actor: Actor, backend: Backend, pilot: Pilot | None) -
             raise ImportRefused(
                 {"pilot": f"Pilot {pilot.pk} is {pilot.get_status_display().lower()}."}
             )
-    if user is None or has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+    if user is None or may(user, METRICS_IMPORT_ANYWHERE):
         return
     mine = import_pilots_for(user)
     if pilot is not None and not mine.filter(pk=pilot.pk).exists():
@@ -478,7 +478,7 @@ def _pilot_labels(job: ImportJob) -> dict[str, int]:
         Q(candidate_backend_id=job.backend_id) | Q(baseline_backend_id=job.backend_id)
     )
     user = job.created_by
-    if user is not None and not has_role(user, Role.PROGRAM_MANAGER, Role.ADMIN):
+    if user is not None and not may(user, METRICS_IMPORT_ANYWHERE):
         pilots = pilots.filter(pk__in=import_pilots_for(user).values("pk"))
     labels: dict[str, int] = {}
     for pk, name in pilots.values_list("pk", "name"):
