@@ -10,6 +10,11 @@ plain figures here.
   the day's month + power. Power is kWh × PUE × energy price, where kWh is
   the day's measured energy (J / 3,600,000) or, for a day without energy
   samples, nameplate_kw_per_device × device_count × 24; the result says which.
+- ``owned`` with its opex "from contract" (issue 12, §1): the month's opex is
+  :func:`contract_opex_monthly` of the contracts covering the backend on the
+  day (a monthly fee as is, a yearly fee / 12, each divided evenly among the
+  backends the contract covers; one-off fees are no opex, they belong in
+  capex), then spread over the days of the month exactly like a typed opex.
 
 Money is ``Decimal`` end to end: floats are refused, not converted. Products
 and sums are exact (:data:`EXACT_CONTEXT` raises rather than round); only
@@ -22,6 +27,7 @@ rounding to the cent happens once, on month figures
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import (
@@ -41,12 +47,15 @@ __all__ = [
     "DECIMAL_CONTEXT",
     "EXACT_CONTEXT",
     "JOULES_PER_KWH",
+    "ContractFee",
     "CostModelFigures",
     "CostModelKind",
     "DayCost",
+    "FeePeriod",
     "PowerSource",
     "add_months",
     "amortization_end",
+    "contract_opex_monthly",
     "day_cost",
     "days_in_month",
 ]
@@ -64,6 +73,7 @@ HOURS_PER_DAY = 24
 
 CostModelKind = Literal["cloud_rate", "owned"]
 PowerSource = Literal["measured", "nameplate"]
+FeePeriod = Literal["monthly", "yearly", "one_off"]
 
 _ZERO = Decimal(0)
 
@@ -130,6 +140,55 @@ class DayCost:
     opex: Decimal
     power: Decimal
     energy_kwh: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFee:
+    """One contract covering a backend: its fee, fee period, the days it
+    covers (``start``..``end``, both included) and how many backends it
+    covers in all (its fee is shared evenly among them)."""
+
+    fee: Decimal
+    fee_period: FeePeriod
+    start: date
+    end: date
+    backends: int
+
+    def __post_init__(self) -> None:
+        _check_amount("fee", self.fee, required=True)
+        if self.fee_period not in ("monthly", "yearly", "one_off"):
+            raise ValueError(f"fee_period: {self.fee_period!r} is not monthly, yearly or one_off")
+        if self.end < self.start:
+            raise ValueError(f"end: {self.end} is before the start {self.start}")
+        if isinstance(self.backends, bool) or not isinstance(self.backends, int):
+            raise ValueError(f"backends: must be a whole number, not {self.backends!r}")
+        if self.backends < 1:
+            raise ValueError(f"backends: must be at least 1, not {self.backends}")
+
+    def covers(self, day: date) -> bool:
+        """Whether ``day`` is within the contract and its fee recurs (a
+        one-off fee is no opex, so it covers no day's opex)."""
+        return self.fee_period != "one_off" and self.start <= day <= self.end
+
+
+def contract_opex_monthly(fees: Iterable[ContractFee], day: date) -> Decimal | None:
+    """The monthly opex of a backend on ``day`` from the contracts covering
+    it: per contract, the monthly fee (a yearly fee / 12) divided by the
+    number of backends the contract covers; several contracts add up.
+    ``None`` when no contract with a monthly or yearly fee covers the day
+    (the caller prices 0 and says so), which is not the same as a covering
+    contract whose fee is 0.
+    """
+    covering = [fee for fee in fees if fee.covers(day)]
+    if not covering:
+        return None
+    divide = DECIMAL_CONTEXT.divide
+    total = _ZERO
+    for fee in covering:
+        months = 12 if fee.fee_period == "yearly" else 1
+        with localcontext(EXACT_CONTEXT):
+            total += divide(fee.fee, months * fee.backends)
+    return total
 
 
 def days_in_month(day: date) -> int:

@@ -44,8 +44,10 @@ from costs.models import (
     ChargebackPeriod,
     CostCenter,
     DailyAllocation,
+    DayOpexSource,
 )
-from pilots.models import Backend, Pilot
+from costs.pricing import ContractFee, FeePeriod
+from pilots.models import Backend, Contract, Pilot
 from portal.roles import Role, user_roles
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "ShowbackReport",
     "UnitEconomics",
     "UnmatchedSummary",
+    "backend_contract_fees",
     "backend_economics",
     "bill_backend_day_cost",
     "bill_backend_day_costs",
@@ -65,6 +68,7 @@ __all__ = [
     "bill_import_progress",
     "bill_mapping_list",
     "bill_unmatched",
+    "contract_covers",
     "monthly_unit_costs",
     "parse_period",
     "pilot_economics",
@@ -234,6 +238,69 @@ def bill_backend_day_costs(
     return dict(costs)
 
 
+# Contract.fee_period's values as the calculator's type.
+_FEE_PERIODS: dict[str, FeePeriod] = {
+    "monthly": "monthly",
+    "yearly": "yearly",
+    "one_off": "one_off",
+}
+
+
+def backend_contract_fees(
+    *, backend_ids: Collection[int], start: dt.date, end: dt.date
+) -> dict[int, list[ContractFee]]:
+    """The contracts covering each of ``backend_ids`` on any day
+    ``start``..``end``, as the pricing calculator takes them (what an owned
+    cost model with its opex "from contract" prices): ``{backend id:
+    [ContractFee]}``, each with the number of backends its contract covers
+    in all. Two queries."""
+    wanted = set(backend_ids)
+    contracts = {
+        pk: (fee, period, first, last)
+        for pk, fee, period, first, last in Contract.objects.filter(
+            backends__in=wanted, start__lte=end, end__gte=start
+        )
+        .distinct()
+        .values_list("pk", "fee", "fee_period", "start", "end")
+    }
+    covered: dict[int, list[int]] = defaultdict(list)
+    for contract_id, backend_id in (
+        Contract.backends.through.objects.filter(contract_id__in=list(contracts))
+        .order_by("contract_id", "backend_id")
+        .values_list("contract_id", "backend_id")
+    ):
+        covered[contract_id].append(backend_id)
+    fees: dict[int, list[ContractFee]] = defaultdict(list)
+    for contract_id, (fee, period, first, last) in sorted(
+        contracts.items(), key=lambda item: (item[1][2], item[0])
+    ):
+        backends = covered[contract_id]
+        for backend_id in backends:
+            if backend_id in wanted:
+                fees[backend_id].append(
+                    ContractFee(
+                        fee=fee,
+                        fee_period=_FEE_PERIODS[period],
+                        start=first,
+                        end=last,
+                        backends=len(backends),
+                    )
+                )
+    return dict(fees)
+
+
+def contract_covers(*, backend_id: int, day: dt.date) -> bool:
+    """Whether a contract with a recurring (monthly or yearly) fee covers
+    the backend on ``day``: what a cost model taking its opex from contract
+    needs on its effective date."""
+    return any(
+        fee.covers(day)
+        for fee in backend_contract_fees(backend_ids=[backend_id], start=day, end=day).get(
+            backend_id, []
+        )
+    )
+
+
 CENT = Decimal("0.01")
 
 
@@ -332,6 +399,8 @@ class BackendShowback:
     idle_policy: str
     power_source: str | None
     days: int
+    # Days priced from contract with no contract covering them (opex 0).
+    days_without_contract: int = 0
 
 
 @dataclass(frozen=True)
@@ -395,6 +464,7 @@ _DAY_AGGREGATES: dict[str, Any] = {
     "capacity_day_generated": Sum("generated_tokens", filter=Q(capacity_tokens__isnull=False)),
     "measured_days": Count("id", filter=Q(power_source="measured")),
     "nameplate_days": Count("id", filter=Q(power_source="nameplate")),
+    "no_contract_days": Count("id", filter=Q(opex_source=DayOpexSource.NO_CONTRACT)),
     "policy_low": Min("idle_policy"),
     "policy_high": Max("idle_policy"),
     "basis_low": Min("basis"),
@@ -520,6 +590,7 @@ def showback(
                 idle_policy=_same_or_mixed(month["policy_low"], month["policy_high"]),
                 power_source=_power_source(month),
                 days=month["days"],
+                days_without_contract=month["no_contract_days"],
             )
         )
     # A closed month shows its frozen figures (nothing rewrites a closed

@@ -197,6 +197,7 @@ class CostModelSerializer(serializers.ModelSerializer[CostModel]):
             "amortization_months",
             "amortization_start",
             "opex_monthly",
+            "opex_source",
             "pue",
             "energy_price_kwh",
             "nameplate_kw_per_device",
@@ -252,6 +253,10 @@ class ShowbackBackendSerializer(serializers.Serializer[Any]):
     idle_policy = serializers.CharField(help_text="share, platform or mixed.")
     power_source = serializers.CharField(
         allow_null=True, help_text="measured, nameplate, mixed, or null (cloud rate)."
+    )
+    days_without_contract = serializers.IntegerField(
+        help_text="Days of the month whose cost model takes its opex from contract and no "
+        "contract with a monthly or yearly fee covered the backend: their opex is 0."
     )
 
 

@@ -391,6 +391,7 @@ def showback_json(report: selectors.ShowbackReport) -> dict[str, Any]:
                 "utilization": b.utilization,
                 "idle_policy": b.idle_policy,
                 "power_source": b.power_source,
+                "days_without_contract": b.days_without_contract,
             }
             for b in report.backends
         ],

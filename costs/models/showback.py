@@ -23,6 +23,8 @@ __all__ = [
     "CostCenter",
     "CostModel",
     "DailyAllocation",
+    "DayOpexSource",
+    "OpexSource",
     "UsageMapping",
 ]
 
@@ -77,6 +79,27 @@ class CostModelKind(models.TextChoices):
     CLOUD_RATE = "cloud_rate", "Cloud rate (per device-hour)"
     OWNED = "owned", "Owned (capex, opex, power)"
     BILLED = "billed", "Billed (FOCUS bill rows)"
+
+
+class OpexSource(models.TextChoices):
+    """``CostModel.OpexSource``: where an owned model's monthly opex comes
+    from (issue 12, §1). ``contract``: the fees of the contracts covering the
+    backend on each day (``costs.pricing.contract_opex_monthly``); the typed
+    ``opex_monthly`` then stays 0."""
+
+    TYPED = "typed", "Typed (opex per month)"
+    CONTRACT = "contract", "From contract (the covering contracts' fees)"
+
+
+class DayOpexSource(models.TextChoices):
+    """``BackendDay.opex_source``: what the day's opex was priced from.
+    ``no_contract``: the model takes its opex from contracts and none with a
+    monthly or yearly fee covered the day, so the opex is 0 and showback
+    says so."""
+
+    TYPED = "typed", "Typed opex"
+    CONTRACT = "contract", "Contract fees"
+    NO_CONTRACT = "no_contract", "No covering contract (opex 0)"
 
 
 class IdlePolicy(models.TextChoices):
@@ -135,6 +158,7 @@ class CostModel(models.Model):
     Kind = CostModelKind
     IdlePolicy = IdlePolicy
     Basis = AllocationBasis
+    OpexSource = OpexSource
 
     backend = models.ForeignKey(
         "pilots.Backend", on_delete=models.CASCADE, related_name="cost_models"
@@ -149,6 +173,12 @@ class CostModel(models.Model):
     amortization_months = models.PositiveIntegerField(null=True, blank=True)
     amortization_start = models.DateField(null=True, blank=True)
     opex_monthly = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal(0))
+    opex_source = models.CharField(
+        max_length=10,
+        choices=OpexSource.choices,
+        default=OpexSource.TYPED,
+        help_text="Owned models: typed opex per month, or the covering contracts' fees.",
+    )
     pue = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal(1))
     energy_price_kwh = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     nameplate_kw_per_device = models.DecimalField(
@@ -191,6 +221,11 @@ class CostModel(models.Model):
                 condition=Q(idle_policy__in=IdlePolicy.values),
                 name="costs_costmodel_idle_policy_valid",
                 violation_error_message="Idle policy must be share or platform.",
+            ),
+            models.CheckConstraint(
+                condition=Q(opex_source__in=OpexSource.values),
+                name="costs_costmodel_opex_source_valid",
+                violation_error_message="Opex comes from typed figures or from contract.",
             ),
             models.CheckConstraint(
                 condition=Q(basis__in=AllocationBasis.values),
@@ -260,6 +295,11 @@ class CostModel(models.Model):
             for name in ("capex", "amortization_months", "amortization_start"):
                 if getattr(self, name) is None:
                     errors[name] = "Required for an owned cost model."
+            if self.opex_source == OpexSource.CONTRACT and self.opex_monthly:
+                errors["opex_monthly"] = (
+                    "The opex comes from the covering contracts' fees; leave the typed "
+                    "opex at 0 (or choose typed opex)."
+                )
         elif self.kind == CostModelKind.CLOUD_RATE and self.device_hour_rate is None:
             errors["device_hour_rate"] = "Required for a cloud_rate cost model."
         elif self.kind == CostModelKind.BILLED:
@@ -269,6 +309,8 @@ class CostModel(models.Model):
                         "Not used by a billed cost model (its cost is the EffectiveCost "
                         "of the backend's bill rows); leave it empty."
                     )
+        if self.kind != CostModelKind.OWNED and self.opex_source == OpexSource.CONTRACT:
+            errors["opex_source"] = "Only an owned cost model takes its opex from a contract."
         for name, rule, message in _FIELD_RULES:
             value = getattr(self, name)
             if value is not None and not rule(value) and name not in errors:
@@ -357,6 +399,12 @@ class BackendDay(models.Model):
     opex = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
     power = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
     power_source = models.CharField(max_length=10, choices=PowerSource.choices, blank=True)
+    opex_source = models.CharField(
+        max_length=12,
+        choices=DayOpexSource.choices,
+        blank=True,
+        help_text="Owned models only; empty for cloud rate and billed days.",
+    )
     energy_joules = models.DecimalField(max_digits=30, decimal_places=6, null=True, blank=True)
     energy_kwh = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
     utilization = models.DecimalField(max_digits=20, decimal_places=12)

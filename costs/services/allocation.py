@@ -11,8 +11,13 @@ usage comes from the metrics rollups
 the usage mappings (lowest ``order`` wins; nobody's is ``unmapped``), or is
 ``shadow`` under the pilot's cost center when the series belongs to a pilot
 whose shadow phase covered the hour; ``costs.allocation.allocate_day``
-splits the cost. The rows of the refreshed backend-days are replaced in one
-transaction, so running a refresh twice changes nothing.
+splits the cost. An owned model whose opex comes "from contract" takes the
+day's monthly opex from the fees of the contracts covering the backend that
+day (``costs.selectors.backend_contract_fees``, one query for all such
+backends; ``costs.pricing.contract_opex_monthly``); on a day no contract
+covers, its opex is 0 and the day says ``no_contract``. The rows of the
+refreshed backend-days are replaced in one transaction, so running a
+refresh twice changes nothing.
 
 Showback, chargeback (closing a month runs this once more) and the review
 evidence (``costs.selectors.unit_economics_window``) all read what this
@@ -22,6 +27,7 @@ writes.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -40,10 +46,12 @@ from costs.models import (
     CostModel,
     CostModelKind,
     DailyAllocation,
+    DayOpexSource,
+    OpexSource,
     UsageMapping,
 )
-from costs.pricing import EXACT_CONTEXT, DayCost, day_cost
-from costs.selectors import bill_backend_day_costs
+from costs.pricing import EXACT_CONTEXT, ContractFee, DayCost, contract_opex_monthly, day_cost
+from costs.selectors import backend_contract_fees, bill_backend_day_costs
 from metrics import selectors as metrics_selectors
 from metrics.selectors import SeriesUsage
 from pilots.models import Backend, Phase, Pilot
@@ -197,6 +205,15 @@ def allocation_refresh(
         key = (center, AllocationKind.SHADOW) if center else normal_key(info)
         usage[(info.backend_id, hour.date())][key][info.quantity] += _quantity(increase)
 
+    from_contract = sorted(
+        {b for b, history in models.items() if any(_opex_from_contract(m) for m in history)}
+    )
+    contract_fees = (
+        backend_contract_fees(backend_ids=from_contract, start=start, end=end)
+        if from_contract
+        else {}
+    )
+
     days_out: list[BackendDay] = []
     lines_out: list[DailyAllocation] = []
     refreshed: list[tuple[int, dt.date]] = []
@@ -221,6 +238,7 @@ def allocation_refresh(
                 usage=usage.get((backend_id, day), {}),
                 figures=figures.get((backend_id, day)),
                 billed_cost=None if billed is None else billed.get(day, _ZERO),
+                contract_fees=contract_fees.get(backend_id, []),
                 codes=codes,
                 platform=platform,
             )
@@ -235,6 +253,32 @@ def allocation_refresh(
         BackendDay.objects.bulk_create(days_out, batch_size=2000)
         DailyAllocation.objects.bulk_create(lines_out, batch_size=5000)
     return RefreshResult(len(days_out), len(lines_out))
+
+
+def _opex_from_contract(model: CostModel) -> bool:
+    return model.kind == CostModelKind.OWNED and model.opex_source == OpexSource.CONTRACT
+
+
+def _priced(
+    model: CostModel,
+    *,
+    day: dt.date,
+    device_count: int,
+    energy_joules: Decimal | None,
+    contract_fees: list[ContractFee],
+) -> tuple[DayCost, str]:
+    """The day priced by its (cloud or owned) model, and where its opex
+    came from (``DayOpexSource``; empty for cloud)."""
+    figures = model.figures()
+    source = ""
+    if _opex_from_contract(model):
+        monthly = contract_opex_monthly(contract_fees, day)
+        source = DayOpexSource.CONTRACT if monthly is not None else DayOpexSource.NO_CONTRACT
+        figures = dataclasses.replace(figures, opex_monthly=monthly or _ZERO)
+    elif model.kind == CostModelKind.OWNED:
+        source = DayOpexSource.TYPED
+    priced = day_cost(figures, day=day, device_count=device_count, energy_joules=energy_joules)
+    return priced, source
 
 
 def _lock(backend_ids: list[int]) -> None:
@@ -259,6 +303,7 @@ def _allocate(
     usage: dict[Key, dict[str, Decimal]],
     figures: metrics_selectors.BackendDayFigures | None,
     billed_cost: Decimal | None,
+    contract_fees: list[ContractFee],
     codes: dict[int, str],
     platform: int | None,
 ) -> tuple[BackendDay, list[DailyAllocation]]:
@@ -277,9 +322,14 @@ def _allocate(
             power_source=None,
             energy_kwh=None,
         )
+        opex_source = ""
     else:
-        priced = day_cost(
-            model.figures(), day=day, device_count=device_count, energy_joules=energy_joules
+        priced, opex_source = _priced(
+            model,
+            day=day,
+            device_count=device_count,
+            energy_joules=energy_joules,
+            contract_fees=contract_fees,
         )
     # Stored at 12 places: the lines are apportioned onto the stored cost,
     # so they add up to it exactly.
@@ -345,6 +395,7 @@ def _allocate(
         opex=priced.opex.quantize(_AMOUNT_QUANTUM),
         power=priced.power.quantize(_AMOUNT_QUANTUM),
         power_source=priced.power_source or "",
+        opex_source=opex_source,
         energy_joules=energy_joules,
         energy_kwh=None
         if priced.energy_kwh is None

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from costs.models import CostCenter, CostModel, UsageMapping
+from costs.models import CostCenter, CostModel, CostModelKind, OpexSource, UsageMapping
+from costs.selectors import contract_covers
 from costs.services.allocation import allocation_refresh_later, is_day_closed, utc_today
 from metrics import selectors as metrics_selectors
 from portal.audit import Actor, record_change, snapshot
@@ -52,6 +53,7 @@ COST_MODEL_FIELDS = frozenset(
         "amortization_months",
         "amortization_start",
         "opex_monthly",
+        "opex_source",
         "pue",
         "energy_price_kwh",
         "nameplate_kw_per_device",
@@ -216,6 +218,20 @@ def _refresh_model_days(model: CostModel, *spans: tuple[dt.date, dt.date]) -> No
         allocation_refresh_later(backend_ids=[model.backend_id], start=start, end=end)
 
 
+def _check_contract(model: CostModel) -> None:
+    """An owned model taking its opex from contract needs a contract with a
+    monthly or yearly fee covering its backend on its effective date (a
+    later gap in cover is priced 0 and shown on showback, not refused)."""
+    if model.kind != CostModelKind.OWNED or model.opex_source != OpexSource.CONTRACT:
+        return
+    if not contract_covers(backend_id=model.backend_id, day=model.effective_from):
+        raise _refusal(
+            f"No contract with a monthly or yearly fee covers {model.backend} on "
+            f"{model.effective_from:%Y-%m-%d}: add the contract first, or type the opex.",
+            "opex_source",
+        )
+
+
 def _check_open(model: CostModel) -> None:
     if is_day_closed(model.effective_from):
         raise _refusal(
@@ -231,6 +247,7 @@ def cost_model_create(*, actor: Actor, data: Mapping[str, Any]) -> CostModel:
     model = CostModel(**{"currency": settings.PILOTGATE_CURRENCY, **data})
     model.full_clean()
     _check_open(model)
+    _check_contract(model)
     model.save()
     record_change(
         actor=actor,
@@ -257,6 +274,7 @@ def cost_model_update(*, actor: Actor, model: CostModel, data: Mapping[str, Any]
         setattr(model, field, value)
     model.full_clean()
     _check_open(model)
+    _check_contract(model)
     model.save()
     record_change(
         actor=actor,

@@ -134,7 +134,9 @@ def contract_create(
         before=None,
         backends=_slugs(covered),
     )
-    send_vendor_data_changed(backend_ids=[b.pk for b in covered], sender=Contract)
+    send_vendor_data_changed(
+        backend_ids=[b.pk for b in covered], sender=Contract, days=(contract.start, contract.end)
+    )
     return contract
 
 
@@ -152,6 +154,7 @@ def contract_update(
     # Two editors of one contract: the second sees the first's terms.
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     before = snapshot(contract)
+    old_days = (contract.start, contract.end)
     old = list(contract.backends.all())
     for field, value in data.items():
         setattr(contract, field, value)
@@ -168,7 +171,11 @@ def contract_update(
         backends=_slugs(new),
         old_backends=_slugs(old),
     )
-    send_vendor_data_changed(backend_ids=[b.pk for b in [*old, *new]], sender=Contract)
+    send_vendor_data_changed(
+        backend_ids=[b.pk for b in [*old, *new]],
+        sender=Contract,
+        days=(min(old_days[0], contract.start), max(old_days[1], contract.end)),
+    )
     return contract
 
 

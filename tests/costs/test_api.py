@@ -145,6 +145,7 @@ def test_showback_for_finance(client_for, finance, month):
             "utilization": "1.000000",
             "idle_policy": "share",
             "power_source": None,
+            "days_without_contract": 0,
         }
     ]
     assert body["lines"] == [
