@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
@@ -53,7 +54,7 @@ __all__ = [
 
 THERMAL_WINDOW = dt.timedelta(days=7)
 THROTTLE_SHARE = 0.01
-TEMPERATURE_RISE_C = 5.0
+TEMPERATURE_RISE_C = Decimal(5)
 
 
 @dataclass(frozen=True)
@@ -192,32 +193,55 @@ def _firmware(backend: Backend) -> list[Finding]:
     ]
 
 
+def _thermal_weeks(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """Start of last week, start of this week, end of this week: 168 whole
+    hours each, ending with the current hour's rollup (rollups are hourly,
+    so an unaligned window would count its first hour in both weeks)."""
+    hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    end = hour if hour == now else hour + dt.timedelta(hours=1)
+    return end - 2 * THERMAL_WINDOW, end - THERMAL_WINDOW, end
+
+
 def _thermal(backend: Backend, now: dt.datetime) -> list[Finding]:
-    this_week = metrics_summary(backend=backend, start=now - THERMAL_WINDOW, end=now)
+    """Thermal instability over the last 7 days (issue 12, §4).
+
+    Throttle time is summed over the backend's devices (and over power and
+    thermal reasons), so "over 1 % of the time" compares it with 1 % of
+    the device-time of the week, 7 days × the backend's device count: eight
+    GPUs each throttled 0.5 % of the week are throttled 0.5 % of the time,
+    not 4 %. (Power and thermal throttling of one device at once count
+    twice: the counters cannot tell, so the share errs towards raising.)
+    The max temperature is this week's highest sample against last week's,
+    compared exactly (5.0 °C more is not "more than 5 °C").
+    """
+    last_start, this_start, end = _thermal_weeks(now)
+    this_week = metrics_summary(backend=backend, start=this_start, end=end)
     reasons: list[str] = []
-    window = THERMAL_WINDOW.total_seconds()
+    device_seconds = THERMAL_WINDOW.total_seconds() * max(backend.device_count, 1)
     throttled = this_week.throttle_seconds
-    if throttled is not None and throttled > THROTTLE_SHARE * window:
-        reasons.append(f"throttled {throttled / window:.2%} of the last 7 days (over 1 %)")
-    if this_week.temperature_max is not None:
-        last_week = metrics_summary(
-            backend=backend, start=now - 2 * THERMAL_WINDOW, end=now - THERMAL_WINDOW
+    throttling = throttled is not None and throttled > THROTTLE_SHARE * device_seconds
+    if throttling:
+        assert throttled is not None
+        reasons.append(
+            f"throttled {throttled / device_seconds:.2%} of the last 7 days' device-time (over 1 %)"
         )
-        if (
-            last_week.temperature_max is not None
-            and this_week.temperature_max - last_week.temperature_max > TEMPERATURE_RISE_C
-        ):
-            reasons.append(
-                f"max temperature rose {this_week.temperature_max - last_week.temperature_max:.1f}"
-                f" °C week over week ({last_week.temperature_max:g} → "
-                f"{this_week.temperature_max:g} °C)"
+    if this_week.temperature_max is not None:
+        last_week = metrics_summary(backend=backend, start=last_start, end=this_start)
+        if last_week.temperature_max is not None:
+            rise = Decimal(repr(this_week.temperature_max)) - Decimal(
+                repr(last_week.temperature_max)
             )
+            if rise > TEMPERATURE_RISE_C:
+                reasons.append(
+                    f"max temperature rose {rise:f} °C week over week "
+                    f"({last_week.temperature_max:g} → {this_week.temperature_max:g} °C)"
+                )
     if not reasons:
         return []
     return [
         Finding(
             kind=RedFlag.Kind.THERMAL_INSTABILITY,
-            severity=RedFlag.Severity.HIGH if throttled else RedFlag.Severity.MEDIUM,
+            severity=RedFlag.Severity.HIGH if throttling else RedFlag.Severity.MEDIUM,
             source=backend,
             detail=f"{backend.name}: {'; '.join(reasons)}.",
         )

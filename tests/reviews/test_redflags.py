@@ -252,3 +252,144 @@ def test_red_flag_list_query_count_is_flat(as_user, pm, world, django_assert_num
     # 1 session, 2 user, 3 groups, 4 flags with pilot and source type (no COUNT(*)).
     with django_assert_num_queries(4):
         assert len(client.get(reverse("api-red-flag-list")).json()["results"]) == 4
+
+
+# --- thermal instability: hourly rollups of the candidate backend ------------------
+
+THERMAL_NOW = dt.datetime(2026, 3, 20, 12, 30, tzinfo=dt.UTC)
+# The current hour's rollup is the last of this week's 168.
+THIS_WEEK = [
+    dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC) - dt.timedelta(hours=h) for h in range(168)
+]
+LAST_WEEK = [hour - dt.timedelta(days=7) for hour in THIS_WEEK]
+
+
+def _series(backend: Any, metric: str, **labels: str) -> Any:
+    from metrics.catalog import seed_catalog
+    from metrics.models import MetricDefinition
+    from tests.factories import SeriesFactory
+
+    seed_catalog()
+    return SeriesFactory.create(
+        backend=backend, metric=MetricDefinition.objects.get(name=metric), labels=labels
+    )
+
+
+def _throttle(backend: Any, seconds_per_hour: float, hours: list[dt.datetime], **labels: str):
+    from tests.factories import HourlyRollupFactory
+
+    series = _series(backend, "throttle_seconds_total", reason="thermal", **labels)
+    for hour in hours:
+        HourlyRollupFactory.create(series=series, hour=hour, first=0.0, last=seconds_per_hour)
+    return series
+
+
+def _temperature(backend: Any, hottest: float, hours: list[dt.datetime], gpu: str) -> Any:
+    from tests.factories import HourlyRollupFactory
+
+    series = _series(backend, "temperature_celsius", gpu=gpu)
+    for hour in hours:
+        HourlyRollupFactory.create(series=series, hour=hour, first=hottest - 10, last=hottest)
+    return series
+
+
+@pytest.fixture
+def one_device(world):
+    world["backend"].device_count = 1
+    world["backend"].save()
+    return world
+
+
+@pytest.mark.parametrize(
+    ("seconds_per_hour", "raised"),
+    [
+        (54.0, True),  # 54 × 168 = 9,072 s = 1.5 % of 604,800 s
+        (18.0, False),  # 0.5 %
+        (36.0, False),  # exactly 1 %: not over it
+    ],
+)
+def test_throttle_time_over_one_percent_of_the_week_is_raised(one_device, seconds_per_hour, raised):
+    _throttle(one_device["backend"], seconds_per_hour, THIS_WEEK)
+    red_flags_evaluate(now=THERMAL_NOW)
+    flags = open_flags("thermal_instability")
+    assert bool(flags) is raised
+    if raised:
+        (flag,) = flags
+        assert flag.severity == "high"
+        assert flag.source == one_device["backend"]
+        assert "throttled 1.50% of the last 7 days' device-time (over 1 %)" in flag.detail
+
+
+def test_throttle_time_is_a_share_of_every_devices_time(world):
+    # 8 devices (the factory's), each throttled 0.5 % of the week: 0.5 %, not 4 %.
+    for gpu in range(8):
+        _throttle(world["backend"], 18.0, THIS_WEEK, gpu=str(gpu))
+    red_flags_evaluate(now=THERMAL_NOW)
+    assert open_flags("thermal_instability") == []
+    # Eight more hours of one device throttled throughout put the fleet over 1 %.
+    _throttle(world["backend"], 3600.0, THIS_WEEK[:8], gpu="0", extra="burst")
+    red_flags_evaluate(now=THERMAL_NOW)
+    (flag,) = open_flags("thermal_instability")
+    assert "throttled 1.10%" in flag.detail  # (8 × 3,024 + 28,800) / (8 × 604,800)
+
+
+def test_throttling_before_the_last_seven_days_does_not_count(one_device):
+    _throttle(one_device["backend"], 54.0, LAST_WEEK)
+    red_flags_evaluate(now=THERMAL_NOW)
+    assert open_flags("thermal_instability") == []
+
+
+@pytest.mark.parametrize(
+    ("this_week", "raised"),
+    [
+        (76.0, True),  # up 6 °C
+        (74.0, False),  # up 4 °C
+        (75.0, False),  # up exactly 5 °C: not more than 5
+        (75.1, True),  # 75.1 - 70.0 = 5.1 exactly, no float residue
+    ],
+)
+def test_max_temperature_rising_week_over_week_by_more_than_5_c(one_device, this_week, raised):
+    backend = one_device["backend"]
+    _temperature(backend, 70.0, LAST_WEEK, gpu="0")
+    _temperature(backend, this_week, THIS_WEEK[-3:], gpu="1")
+    red_flags_evaluate(now=THERMAL_NOW)
+    flags = open_flags("thermal_instability")
+    assert bool(flags) is raised
+    if raised:
+        (flag,) = flags
+        assert flag.severity == "medium"  # no throttling over 1 %
+        assert f"rose {Decimal(repr(this_week)) - 70:f} °C week over week" in flag.detail
+
+
+def test_a_rise_of_exactly_5_c_after_float_arithmetic_is_not_over_5(one_device):
+    # 64.4 - 59.4 is 5.000000000000007 in floats and exactly 5 in the rule.
+    backend = one_device["backend"]
+    _temperature(backend, 59.4, LAST_WEEK[1:2], gpu="0")
+    _temperature(backend, 64.4, THIS_WEEK[:1], gpu="1")
+    red_flags_evaluate(now=THERMAL_NOW)
+    assert open_flags("thermal_instability") == []
+
+
+def test_the_hour_seven_days_back_belongs_to_last_week_only(one_device):
+    # At 12:30 this week starts at 13:00 a week ago: the 12:00 rollup of that
+    # day is last week's, so its hour of throttling does not count.
+    backend = one_device["backend"]
+    boundary = dt.datetime(2026, 3, 13, 12, tzinfo=dt.UTC)
+    _throttle(backend, 30.0, THIS_WEEK, gpu="0")  # 5,040 s: 0.83 %
+    _throttle(backend, 3600.0, [boundary], gpu="1")  # would make it 1.43 %
+    red_flags_evaluate(now=THERMAL_NOW)
+    assert open_flags("thermal_instability") == []
+
+
+def test_thermal_flag_is_cleared_when_the_condition_goes_away(one_device):
+    from metrics.models import HourlyRollup
+
+    series = _throttle(one_device["backend"], 54.0, THIS_WEEK)
+    assert red_flags_evaluate(now=THERMAL_NOW).raised == 1
+    assert red_flags_evaluate(now=THERMAL_NOW).raised == 0  # not duplicated
+    HourlyRollup.objects.filter(series=series).update(increase=18.0)
+    result = red_flags_evaluate(now=THERMAL_NOW)
+    assert result.cleared == 1
+    assert open_flags("thermal_instability") == []
+    (flag,) = RedFlag.objects.filter(kind="thermal_instability")
+    assert flag.cleared_at == THERMAL_NOW
