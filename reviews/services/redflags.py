@@ -113,6 +113,57 @@ def _sla_breaches(pilot: Pilot, backend: Backend, now: dt.datetime) -> list[Find
     return found
 
 
+def _uptime_breaches(pilot: Pilot, backend: Backend, now: dt.datetime) -> list[Finding]:
+    """A month whose availability fell below a vendor contract's uptime term
+    is an SLA breach (issue 12, §2: it counts one more breach for credits).
+    Months that overlap the pilot, up to now (the current month counts as
+    soon as its downtime passes the allowance: downtime only grows). One
+    finding per contract, naming every such month, so one open flag per
+    contract follows them (its detail grows with a new month)."""
+    start, end = _window(pilot)
+    until = min(now, end)
+    if until <= start:
+        return []
+    contracts = list(
+        Contract.objects.filter(
+            vendor_id=backend.vendor_id,
+            uptime_percent__isnull=False,
+            start__lte=until.date(),
+            end__gte=start.date(),
+        )
+    )
+    if not contracts:
+        return []
+    outages: dict[int, list[sla.Incident]] = {c.pk: [] for c in contracts}
+    for incident in Incident.objects.filter(
+        contract_id__in=list(outages), kind=Incident.Kind.OUTAGE, opened_at__lt=until
+    ):
+        outages[incident.contract_id].append(incident.as_sla_incident())
+    last = until - dt.timedelta(microseconds=1)
+    months = sla.month_range((start.year, start.month), (last.year, last.month))
+    found: list[Finding] = []
+    for contract in contracts:
+        if not outages[contract.pk]:
+            continue
+        report = sla.compliance(contract.sla_terms(), outages[contract.pk], months=months, now=now)
+        below = [m for m in report.months if m.uptime_breached]
+        if not below:
+            continue
+        assert contract.uptime_percent is not None  # filtered above
+        found.append(
+            Finding(
+                kind=RedFlag.Kind.SLA_BREACH,
+                severity=RedFlag.Severity.HIGH,
+                source=contract,
+                detail=f"{contract}: availability below the "
+                f"{contract.uptime_percent.normalize():f} % uptime term in "
+                + ", ".join(f"{m.month} ({m.availability_percent:.3f} %)" for m in below)
+                + ".",
+            )
+        )
+    return found
+
+
 def _contracts_ending(pilot: Pilot, backend: Backend) -> list[Finding]:
     found: list[Finding] = []
     for contract in Contract.objects.filter(backends=backend, end__gte=pilot.target_start):
@@ -256,6 +307,7 @@ def findings(pilot: Pilot, *, now: dt.datetime) -> list[Finding]:
     backend = Backend.objects.select_related("site", "vendor").get(pk=pilot.candidate_backend_id)
     return [
         *_sla_breaches(pilot, backend, now),
+        *_uptime_breaches(pilot, backend, now),
         *_contracts_ending(pilot, backend),
         *_spares(backend),
         *_firmware(backend),

@@ -298,6 +298,56 @@ def test_per_hour_late_counts_started_hours_of_incidents_and_downtime_beyond_all
     assert april.credits == Decimal("700.00")
 
 
+def test_a_month_below_uptime_without_any_incident_owes_one_breach() -> None:
+    # 99.9 % of April's 720 h allows 43 min 12 s; 44 min is below the term.
+    terms = SlaTerms(uptime_percent=Decimal("99.9"), credit_percent=5, fee=FEE)
+    down = outage(at(5, 10, month=4), at(5, 10, 44, month=4))
+    (april,) = compliance(terms, [down], months=[(2026, 4)], now=LATER).months
+    assert (april.uptime_breached, april.breached, april.measured) == (True, 0, 0)
+    assert april.compliance_percent is None  # no incident decided
+    assert april.credits == Decimal("500.00")  # one breach × 5 % of 10,000
+
+
+def test_per_hour_late_downtime_is_started_hours_beyond_the_allowance() -> None:
+    # 99 % of April allows 7.2 h: 8 h down is 0.8 h beyond (1 started hour),
+    # 7.2 h down is none, 7 h 13 min is 1 minute beyond (1 started hour).
+    terms = SlaTerms(
+        uptime_percent=99, credit_percent=2, credit_basis=CreditBasis.PER_HOUR_LATE, fee=FEE
+    )
+
+    def credits(minutes: int) -> tuple[bool, Decimal]:
+        down = outage(at(5, 0, month=4), at(5, 0, month=4) + dt.timedelta(minutes=minutes))
+        (april,) = compliance(terms, [down], months=[(2026, 4)], now=LATER).months
+        return april.uptime_breached, april.credits
+
+    assert credits(8 * 60) == (True, Decimal("200.00"))
+    assert credits(432) == (False, Decimal("0.00"))
+    assert credits(433) == (True, Decimal("200.00"))
+    # 30 h down: 22.8 h beyond, 23 started hours × 2 % = 46 % of the fee.
+    assert credits(30 * 60) == (True, Decimal("4600.00"))
+
+
+def test_per_hour_late_with_downtime_is_capped() -> None:
+    # 23 started hours of downtime beyond the allowance plus 3 hours late on
+    # an RMA: 26 × 2 % = 52 %, capped at 25 % of the monthly fee.
+    terms = SlaTerms(
+        replacement_hours=4,
+        uptime_percent=99,
+        credit_percent=2,
+        credit_basis=CreditBasis.PER_HOUR_LATE,
+        credit_cap_percent=25,
+        fee=Decimal("12000"),
+        fee_period=FeePeriod.YEARLY,
+    )
+    incidents = [
+        rma(at(2, 10, month=4), at(2, 16, 30, month=4)),
+        outage(at(5, 0, month=4), at(6, 6, month=4)),
+    ]
+    (april,) = compliance(terms, incidents, months=[(2026, 4)], now=LATER).months
+    assert (april.hours_late, april.uptime_breached) == (3, True)
+    assert april.credits == Decimal("250.00")  # 25 % of 12,000 / 12
+
+
 def test_credits_are_capped_per_month() -> None:
     terms = SlaTerms(replacement_hours=4, credit_percent=5, credit_cap_percent=8, fee=FEE)
     march_breaches = [rma(at(d, 10), at(d, 20)) for d in (2, 3, 4)]  # 15 %, capped at 8 %

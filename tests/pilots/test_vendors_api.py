@@ -208,6 +208,24 @@ def test_compliance_per_started_hour_late(as_user, procurement, backend):
     assert march["credits"] == "700.00"
 
 
+def test_compliance_per_started_hour_of_downtime_capped(as_user, procurement, backend):
+    client = as_user(procurement)
+    body = contract_body(credit_basis="per_hour_late", credit_percent="2", credit_cap_percent="30")
+    contract_id = post(client, "api-contract-list", body).json()["id"]
+    # 20 h down in March: 99.9 % of 744 h allows 0.744 h, so 19.256 h beyond
+    # = 20 started hours × 2 % = 40 %, capped at 30 % of 10,000.
+    outage = {"kind": "outage", "opened_at": t(9, 0), "resolved_at": t(9, 20)}
+    assert post(client, "api-incident-list", {"contract": contract_id, **outage}).status_code == 201
+
+    march = client.get(
+        reverse("api-contract-compliance", args=[contract_id]), {"from": "2026-03", "to": "2026-03"}
+    ).json()["months"][0]
+
+    assert (march["measured"], march["breached"]) == (0, 0)
+    assert march["availability_percent"] == pytest.approx((1 - 20 / 744) * 100)
+    assert march["credits"] == "3000.00"
+
+
 def test_vendor_compliance_sums_its_contracts(as_user, procurement, backend):
     client = as_user(procurement)
     first = post(client, "api-contract-list", contract_body()).json()["id"]

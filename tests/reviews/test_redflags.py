@@ -393,3 +393,103 @@ def test_thermal_flag_is_cleared_when_the_condition_goes_away(one_device):
     assert open_flags("thermal_instability") == []
     (flag,) = RedFlag.objects.filter(kind="thermal_instability")
     assert flag.cleared_at == THERMAL_NOW
+
+
+# --- a month below the uptime term is an SLA breach ----------------------------------
+
+
+def _outage(contract: Contract, start: dt.datetime, hours: float) -> Incident:
+    return Incident.objects.create(
+        contract=contract,
+        kind="outage",
+        opened_at=start,
+        resolved_at=start + dt.timedelta(hours=hours),
+    )
+
+
+def test_a_month_below_the_uptime_term_is_an_sla_breach(world):
+    # 99.9 % of March's 744 h allows 0.744 h: 1 h down is below the term.
+    contract = _contract(world, reference="PO-7", uptime_percent=Decimal("99.9"))
+    _outage(contract, dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC), 1)
+
+    first = red_flags_evaluate(now=NOW)
+    second = red_flags_evaluate(now=NOW)
+
+    (flag,) = open_flags("sla_breach")
+    assert flag.source == contract
+    assert flag.severity == "high"
+    assert "below the 99.9 % uptime term in 2026-03 (99.866 %)" in flag.detail
+    assert (first.raised, second.raised) == (1, 0)
+
+
+def test_downtime_within_the_allowance_raises_nothing(world):
+    contract = _contract(world, uptime_percent=Decimal("99.9"))
+    _outage(contract, dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC), 0.7)  # 42 min < 44.64
+    red_flags_evaluate(now=NOW)
+    assert open_flags("sla_breach") == []
+
+
+def test_an_uptime_breach_before_the_pilot_raises_nothing(world):
+    contract = Contract.objects.create(
+        vendor=world["vendor"],
+        start=dt.date(2025, 1, 1),
+        end=dt.date(2026, 12, 31),
+        uptime_percent=Decimal("99.9"),
+    )
+    _outage(contract, dt.datetime(2025, 12, 5, tzinfo=dt.UTC), 24)
+    red_flags_evaluate(now=NOW)
+    assert open_flags("sla_breach") == []
+
+
+def test_an_uptime_flag_names_each_month_and_clears_when_corrected(world):
+    contract = _contract(world, uptime_percent=Decimal("99"))  # 7.44 h in March
+    february = _outage(contract, dt.datetime(2026, 2, 10, tzinfo=dt.UTC), 8)  # 6.72 h allowed
+    march = _outage(contract, dt.datetime(2026, 3, 10, tzinfo=dt.UTC), 8)
+    red_flags_evaluate(now=NOW)
+    (flag,) = open_flags("sla_breach")
+    assert "2026-02 (98.810 %), 2026-03 (98.925 %)" in flag.detail
+
+    # The March outage was shorter than entered: the same flag, only February.
+    march.resolved_at = march.opened_at + dt.timedelta(hours=2)
+    march.save()
+    assert red_flags_evaluate(now=NOW).updated == 1
+    (same,) = open_flags("sla_breach")
+    assert same.pk == flag.pk
+    assert "2026-02 (98.810 %)." in same.detail and "2026-03" not in same.detail
+
+    february.resolved_at = february.opened_at + dt.timedelta(hours=1)
+    february.save()
+    assert red_flags_evaluate(now=NOW).cleared == 1
+    assert open_flags("sla_breach") == []
+
+
+def test_a_late_incident_and_a_month_below_uptime_are_two_flags(world):
+    contract = _contract(world, replacement_hours=Decimal("4"), uptime_percent=Decimal("99.9"))
+    late = Incident.objects.create(
+        contract=contract,
+        kind="rma",
+        opened_at=dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC),
+        resolved_at=dt.datetime(2026, 3, 2, 16, tzinfo=dt.UTC),
+    )
+    _outage(contract, dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC), 1)
+    red_flags_evaluate(now=NOW)
+    assert {flag.source for flag in open_flags("sla_breach")} == {late, contract}
+
+
+def test_an_outage_entered_through_the_service_raises_the_flag_after_commit(
+    world, procurement, django_capture_on_commit_callbacks
+):
+    contract = _contract(world, uptime_percent=Decimal("99.9"))
+    with django_capture_on_commit_callbacks(execute=True):
+        vendors.incident_create(
+            actor=procurement,
+            data={
+                "contract": contract,
+                "kind": "outage",
+                "opened_at": dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC),
+                "resolved_at": dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC),
+            },
+            backends=[world["backend"]],
+        )
+    (flag,) = open_flags("sla_breach")
+    assert flag.source == contract
