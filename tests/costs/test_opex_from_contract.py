@@ -277,3 +277,42 @@ def test_the_cost_models_page_says_the_opex_comes_from_contract(wafer, as_user, 
     from_contract(wafer)
     page = as_user(finance).get(reverse("cost-model-list")).content.decode()
     assert "opex from contract" in page
+
+
+def _admin_form(backend: Backend, **extra: str) -> dict[str, str]:
+    return {
+        "backend": str(backend.pk),
+        "kind": "owned",
+        "effective_from": "2026-04-01",
+        "currency": "USD",
+        "capex": "0",
+        "amortization_months": "12",
+        "amortization_start": "2026-04-01",
+        "opex_monthly": "0",
+        "opex_source": "contract",
+        "pue": "1",
+        "energy_price_kwh": "0",
+        "nameplate_kw_per_device": "0",
+        "output_token_weight": "2.5",
+        "idle_policy": "share",
+        "basis": "tokens",
+        "notes": "",
+        **extra,
+    }
+
+
+def test_the_admin_form_offers_the_choice_and_refuses_without_a_contract(
+    wafer, as_user, admin_user
+):
+    client = as_user(admin_user)
+    add = reverse("admin:costs_costmodel_add")
+    assert 'name="opex_source"' in client.get(add).content.decode()
+
+    refused = client.post(add, _admin_form(wafer))
+    assert refused.status_code == 200
+    assert "No contract with a monthly or yearly fee covers" in refused.content.decode()
+    assert not CostModel.objects.exists()
+
+    contract(wafer)
+    assert client.post(add, _admin_form(wafer)).status_code == 302
+    assert CostModel.objects.get().opex_source == "contract"
