@@ -316,3 +316,25 @@ def test_the_admin_form_offers_the_choice_and_refuses_without_a_contract(
     contract(wafer)
     assert client.post(add, _admin_form(wafer)).status_code == 302
     assert CostModel.objects.get().opex_source == "contract"
+
+
+def test_a_fee_change_through_the_contracts_api_refreshes_showback(
+    wafer, platform, procurement, finance, django_capture_on_commit_callbacks
+):
+    agreement = contract(wafer, fee="30000.00", end=dt.date(2026, 4, 30))
+    from_contract(wafer)
+    refresh(wafer, start=APRIL_1, end=APRIL_30)
+    api = APIClient()
+    api.force_authenticate(procurement)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.patch(
+            f"/api/v1/contracts/{agreement.pk}/",
+            {"fee": "360000.00", "fee_period": "yearly", "end": "2026-04-15"},
+            format="json",
+        )
+    assert response.status_code == 200, response.json()
+
+    api.force_authenticate(finance)
+    (row,) = api.get("/api/v1/showback/", {"period": "2026-04"}).json()["backends"]
+    # 15 days at 1,000.00 (360,000 / 12 / 30); 15 days after the new end at 0.
+    assert (row["cost"], row["days_without_contract"]) == ("15000.00", 15)
