@@ -13,8 +13,14 @@ from typing import Any
 import plotly.graph_objects as go
 
 from costs.selectors import BackendEconomics, Period
+from costs.services.budgets import BudgetStatus
 
-__all__ = ["break_even_figure", "stacked_cost_figure", "unit_cost_trend_figure"]
+__all__ = [
+    "break_even_figure",
+    "budget_figure",
+    "stacked_cost_figure",
+    "unit_cost_trend_figure",
+]
 
 _LAYOUT: dict[str, Any] = {
     "margin": {"l": 60, "r": 20, "t": 40, "b": 60},
@@ -102,4 +108,55 @@ def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
     fig.update_layout(title="Break-even: $/1M tokens by utilization", **{**_LAYOUT, "height": 440})
     fig.update_xaxes(title_text="utilization of rated capacity (%)", range=[0, 102])
     fig.update_yaxes(title_text="per 1M tokens (log)", type="log")
+    return _plain(fig)
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def budget_figure(statuses: Sequence[BudgetStatus]) -> dict[str, Any]:
+    """Each cost center's month-to-date spend and straight-line forecast
+    (bars) against its budget and its soft and hard thresholds (a short
+    horizontal line across the center's bars; none without a budget)."""
+    centers = [s.cost_center for s in statuses]
+    names = [s.cost_center_name for s in statuses]
+    fig = go.Figure()
+    fig.add_bar(
+        name="Month to date",
+        x=centers,
+        y=[float(s.spend) for s in statuses],
+        customdata=names,
+        hovertemplate="%{x} %{customdata}<br>month to date %{y:,.2f}<extra></extra>",
+    )
+    fig.add_bar(
+        name="Forecast to month end",
+        x=centers,
+        y=[float(s.forecast) for s in statuses],
+        customdata=names,
+        opacity=0.55,
+        hovertemplate="%{x} %{customdata}<br>forecast %{y:,.2f}<extra></extra>",
+    )
+    for name, values, color, dash in (
+        ("Budget", [s.budget for s in statuses], "#2d3748", 4),
+        ("Soft threshold", [s.soft_amount for s in statuses], "#b7791f", 3),
+        ("Hard threshold", [s.hard_amount for s in statuses], "#c53030", 3),
+    ):
+        # A wide east-west line marker is a budget line across the group
+        # of bars; a cost center without a budget gets a gap (null).
+        fig.add_scatter(
+            name=name,
+            x=centers,
+            y=[_money(v) for v in values],
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 46, "line": {"width": dash, "color": color}},
+            hovertemplate=f"%{{x}} {name.lower()} %{{y:,.2f}}<extra></extra>",
+        )
+    first = statuses[0] if statuses else None
+    title = "Month to date and forecast against budget"
+    if first is not None:
+        title += f", {first.period} (day {first.days_elapsed} of {first.days_in_month})"
+    fig.update_layout(title=title, barmode="group", **_LAYOUT)
+    fig.update_yaxes(title_text="cost", rangemode="tozero")
+    fig.update_xaxes(type="category")
     return _plain(fig)
