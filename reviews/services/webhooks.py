@@ -29,10 +29,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from pilots.models import Pilot
-from portal.audit import Actor, snapshot
+from portal.audit import Actor
 from portal.models import ChangeRecord
 from reviews.models import Webhook, WebhookDelivery, webhook_host_allowed
-from reviews.services._common import ReviewError, audit
+from reviews.services._common import ReviewError, audit, fields_of
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -106,7 +106,7 @@ def webhook_update(*, webhook: Webhook, actor: Actor, data: Mapping[str, Any]) -
     if unknown:
         raise ReviewError(f"These webhook fields cannot be edited: {', '.join(sorted(unknown))}.")
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
-    before = snapshot(webhook)
+    before = fields_of(webhook)
     for field, value in data.items():
         setattr(webhook, field, value)
     _check_url(webhook.url)
