@@ -38,8 +38,8 @@ def budget_panel(
     - ``budget_statuses``: every active cost center ``user`` may see;
     - ``budget_shown``: those with a budget or any spend (the chart's and
       the dashboard table's rows);
-    - ``budget_figure``: the Plotly figure of ``budget_shown`` (None when
-      there is nothing to draw).
+    - ``budget_figure``: the Plotly figure of those with a budget (None
+      when none has one).
     """
     centers = CostCenter.objects.filter(is_active=True).order_by("code")
     visible = selectors.visible_cost_center_ids(user)
@@ -57,5 +57,5 @@ def budget_panel(
         "budget_period": period,
         "budget_statuses": statuses,
         "budget_shown": shown,
-        "budget_figure": charts.budget_figure(shown) if shown else None,
+        "budget_figure": charts.budget_figure(shown) if any(s.budget for s in shown) else None,
     }

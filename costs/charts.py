@@ -115,48 +115,75 @@ def _money(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _percent(amount: Decimal, budget: Decimal) -> float:
+    return float((amount * 100 / budget).quantize(Decimal("0.01")))
+
+
 def budget_figure(statuses: Sequence[BudgetStatus]) -> dict[str, Any]:
-    """Each cost center's month-to-date spend and straight-line forecast
-    (bars) against its budget and its soft and hard thresholds (a short
-    horizontal line across the center's bars; none without a budget)."""
-    centers = [s.cost_center for s in statuses]
-    names = [s.cost_center_name for s in statuses]
+    """Each budgeted cost center's month-to-date spend and straight-line
+    forecast (bars) against its budget (the line at 100 %) and its soft
+    and hard thresholds (a short line across its bars), in percent of its
+    own budget: cost centers of very different sizes stay readable side
+    by side. The amounts are in each point's hover (``customdata``).
+    Cost centers without a budget have nothing to be drawn against and
+    are left out (the pages' tables list them)."""
+    rows: list[tuple[BudgetStatus, Decimal]] = [(s, s.budget) for s in statuses if s.budget]
+    centers = [s.cost_center for s, _ in rows]
     fig = go.Figure()
-    fig.add_bar(
-        name="Month to date",
-        x=centers,
-        y=[float(s.spend) for s in statuses],
-        customdata=names,
-        hovertemplate="%{x} %{customdata}<br>month to date %{y:,.2f}<extra></extra>",
-    )
-    fig.add_bar(
-        name="Forecast to month end",
-        x=centers,
-        y=[float(s.forecast) for s in statuses],
-        customdata=names,
-        opacity=0.55,
-        hovertemplate="%{x} %{customdata}<br>forecast %{y:,.2f}<extra></extra>",
-    )
-    for name, values, color, dash in (
-        ("Budget", [s.budget for s in statuses], "#2d3748", 4),
-        ("Soft threshold", [s.soft_amount for s in statuses], "#b7791f", 3),
-        ("Hard threshold", [s.hard_amount for s in statuses], "#c53030", 3),
+    for name, amounts, opacity in (
+        ("Month to date", [s.spend for s, _ in rows], 1.0),
+        ("Forecast to month end", [s.forecast for s, _ in rows], 0.55),
     ):
-        # A wide east-west line marker is a budget line across the group
-        # of bars; a cost center without a budget gets a gap (null).
+        fig.add_bar(
+            name=name,
+            x=centers,
+            y=[_percent(a, budget) for a, (_, budget) in zip(amounts, rows, strict=True)],
+            customdata=[
+                [float(a), s.cost_center_name] for a, (s, _) in zip(amounts, rows, strict=True)
+            ],
+            opacity=opacity,
+            hovertemplate=(
+                f"%{{x}} %{{customdata[1]}}<br>{name.lower()} %{{customdata[0]:,.2f}}"
+                " (%{y:.1f} % of budget)<extra></extra>"
+            ),
+        )
+    for name, percents, at, color, width in (
+        ("Budget", [100] * len(rows), [budget for _, budget in rows], "#2d3748", 4),
+        (
+            "Soft threshold",
+            [s.soft_percent for s, _ in rows],
+            [s.soft_amount for s, _ in rows],
+            "#b7791f",
+            3,
+        ),
+        (
+            "Hard threshold",
+            [s.hard_percent for s, _ in rows],
+            [s.hard_amount for s, _ in rows],
+            "#c53030",
+            3,
+        ),
+    ):
+        # A wide east-west line marker is a line across the cost center's bars.
         fig.add_scatter(
             name=name,
             x=centers,
-            y=[_money(v) for v in values],
+            y=percents,
+            customdata=[_money(a) for a in at],
             mode="markers",
-            marker={"symbol": "line-ew-open", "size": 46, "line": {"width": dash, "color": color}},
-            hovertemplate=f"%{{x}} {name.lower()} %{{y:,.2f}}<extra></extra>",
+            marker={
+                "symbol": "line-ew-open",
+                "size": 46,
+                "color": color,
+                "line": {"width": width, "color": color},
+            },
+            hovertemplate=(f"%{{x}} {name.lower()} %{{customdata:,.2f}} (%{{y}} %)<extra></extra>"),
         )
     first = statuses[0] if statuses else None
-    title = "Month to date and forecast against budget"
+    title = "Month to date and forecast against each budget"
     if first is not None:
         title += f", {first.period} (day {first.days_elapsed} of {first.days_in_month})"
     fig.update_layout(title=title, barmode="group", **_LAYOUT)
-    fig.update_yaxes(title_text="cost", rangemode="tozero")
+    fig.update_yaxes(title_text="% of budget", rangemode="tozero", ticksuffix=" %")
     fig.update_xaxes(type="category")
     return _plain(fig)

@@ -1,7 +1,8 @@
 """Budgets on the showback dashboard and the cost-center page (issue 10,
 §4): month-to-date spend, the straight-line forecast and the budget, soft
-and hard lines drawn by the one Plotly helper the budgets page uses; only
-the cost centers the user may see; a constant number of queries."""
+and hard lines drawn by the one Plotly helper the budgets page uses (in
+percent of each budget, the amounts in the hover and the table); only the
+cost centers the user may see; a constant number of queries."""
 
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ PAGES = ("/costs/showback/?period=2026-10", "/costs/cost-centers/?period=2026-10
 # the 29 days nobody used (1,907.04). Forecast on the 15th: × 31 / 15.
 SEARCH_SPEND = 28.16
 SEARCH_FORECAST = 58.20
-ADS_SPEND = 7.61
-ADS_FORECAST = 15.73
 
 
 @pytest.fixture
@@ -64,6 +63,15 @@ def _traces(html: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _amounts(html: str) -> dict[str, dict[str, Any]]:
+    """{trace name: {cost center: amount}} (the hover's figures)."""
+    out = {}
+    for trace in _figure(html)["data"]:
+        data = [d[0] if isinstance(d, list) else d for d in trace["customdata"]]
+        out[trace["name"]] = dict(zip(trace["x"], data, strict=True))
+    return out
+
+
 def _budget_table(html: str) -> str:
     found = re.search(r'<table class="data" id="budget-table">(.*?)</table>', html, re.S)
     assert found, "no budget table on the page"
@@ -76,21 +84,29 @@ def test_page_draws_month_to_date_forecast_and_budget_lines(
 ) -> None:
     html = as_user(finance).get(url).content.decode()
     assert 'data-figure="budgets-data"' in html and "plotly.min.js" in html
-    traces = _traces(html)
-    assert traces["Month to date"]["CC-4100"] == SEARCH_SPEND
-    assert traces["Forecast to month end"]["CC-4100"] == SEARCH_FORECAST
-    assert traces["Budget"]["CC-4100"] == 1000.0
-    assert traces["Soft threshold"]["CC-4100"] == 500.0
-    assert traces["Hard threshold"]["CC-4100"] == 900.0
-    # A cost center with spend and no budget: its bars, no lines.
-    assert traces["Month to date"]["CC-4200"] == ADS_SPEND
-    assert traces["Forecast to month end"]["CC-4200"] == ADS_FORECAST
-    lines = ("Budget", "Soft threshold", "Hard threshold")
-    assert {traces[line]["CC-4200"] for line in lines} == {None}
+    # In percent of the 1,000 budget: 28.16 is 2.82 %, 58.20 is 5.82 %.
+    assert _traces(html) == {
+        "Month to date": {"CC-4100": 2.82},
+        "Forecast to month end": {"CC-4100": 5.82},
+        "Budget": {"CC-4100": 100},
+        "Soft threshold": {"CC-4100": 50},
+        "Hard threshold": {"CC-4100": 90},
+    }
+    assert _amounts(html) == {
+        "Month to date": {"CC-4100": SEARCH_SPEND},
+        "Forecast to month end": {"CC-4100": SEARCH_FORECAST},
+        "Budget": {"CC-4100": 1000.0},
+        "Soft threshold": {"CC-4100": 500.0},
+        "Hard threshold": {"CC-4100": 900.0},
+    }
     assert "day 15 of 31" in _figure(html)["layout"]["title"]["text"]
+    # The table has every cost center with spend, budgeted or not.
     table = _budget_table(html)
     assert "28.16" in table and "58.20" in table and "500.00 (50%)" in table
     assert "900.00 (90%)" in table and ">ok<" in table
+    ads = table.split("CC-4200")[1].split("</tr>")[0]
+    assert ">7.61<" in ads and ">15.73<" in ads and "no budget" in ads
+    assert "CC-0000" in table
 
 
 def test_the_three_pages_draw_the_same_figure(world: World, finance: Any, as_user: Any) -> None:
@@ -113,14 +129,28 @@ def test_thresholds_passed_by_the_forecast_show_on_the_dashboard(
     )
     html = as_user(finance).get(PAGES[0]).content.decode()
     assert "badge warn" in _budget_table(html)
-    assert _traces(html)["Soft threshold"]["CC-4100"] == 50.0
+    traces, amounts = _traces(html), _amounts(html)
+    assert traces["Forecast to month end"]["CC-4100"] == 58.2
+    assert (
+        traces["Soft threshold"]["CC-4100"] == 50 and amounts["Soft threshold"]["CC-4100"] == 50.0
+    )
+    assert (
+        traces["Hard threshold"]["CC-4100"] == 90 and amounts["Hard threshold"]["CC-4100"] == 90.0
+    )
 
 
 @pytest.mark.parametrize("url", PAGES)
 def test_team_member_sees_only_their_cost_centers(
-    url: str, world: World, pilot_team: Any, as_user: Any
+    url: str, world: World, pilot_team: Any, finance: Any, as_user: Any
 ) -> None:
     world.ads.members.add(pilot_team)
+    budget_set(
+        cost_center=world.ads,
+        monthly_amount=Decimal("40"),
+        soft_percent=80,
+        hard_percent=100,
+        actor=finance,
+    )
     html = as_user(pilot_team).get(url).content.decode()
     assert set(_traces(html)["Month to date"]) == {"CC-4200"}
     assert "CC-4100" not in json.dumps(_figure(html))
@@ -132,8 +162,14 @@ def test_team_member_sees_only_their_cost_centers(
 def test_nothing_to_see_draws_no_figure(world: World, pilot_team: Any, as_user: Any) -> None:
     for url in PAGES:
         html = as_user(pilot_team).get(url).content.decode()
-        assert 'id="budgets-data"' not in html
+        assert 'id="budgets-data"' not in html and 'id="budget-table"' not in html
         assert "No cost center of yours has a budget or any spend" in html
+    # Spend without a budget: the table, no chart (nothing to draw it against).
+    world.ads.members.add(pilot_team)
+    for url in PAGES:
+        html = as_user(pilot_team).get(url).content.decode()
+        assert 'id="budgets-data"' not in html and "CC-4200" in _budget_table(html)
+        assert "No cost center here has a budget yet" in html
 
 
 def _more_centers(count: int, finance: Any) -> None:
@@ -163,7 +199,7 @@ def test_dashboard_queries_do_not_grow_with_cost_centers(
         client.get(url)
     _more_centers(12, finance)
     with django_assert_num_queries(15):
-        assert len(_traces(client.get(url).content.decode())["Budget"]) == 15
+        assert len(_traces(client.get(url).content.decode())["Budget"]) == 13
 
     world.ads.members.add(pilot_team)
     member = as_user(pilot_team)
@@ -179,7 +215,7 @@ def test_dashboard_queries_do_not_grow_with_cost_centers(
     for center in CostCenter.objects.filter(code__startswith="CC-7"):
         center.members.add(pilot_team)
     with django_assert_num_queries(21):
-        assert len(_traces(member.get(url).content.decode())["Budget"]) == 13
+        assert len(_traces(member.get(url).content.decode())["Budget"]) == 12
 
 
 def test_cost_center_page_queries_do_not_grow_with_cost_centers(
@@ -196,4 +232,4 @@ def test_cost_center_page_queries_do_not_grow_with_cost_centers(
         client.get(url)
     _more_centers(12, finance)
     with django_assert_num_queries(13):
-        assert len(_traces(client.get(url).content.decode())["Budget"]) == 15
+        assert len(_traces(client.get(url).content.decode())["Budget"]) == 13
