@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -83,9 +84,8 @@ def verify(
 
 def _check_url(url: str) -> None:
     if not webhook_host_allowed(url):
-        raise ReviewError(
-            {"url": "This host is not an allowed webhook host; ask a platform admin."}
-        )
+        host = urlsplit(url).hostname or "This URL's host"
+        raise ReviewError({"url": f"{host} is not an allowed webhook host; ask a platform admin."})
 
 
 @transaction.atomic
