@@ -13,8 +13,14 @@ from typing import Any
 import plotly.graph_objects as go
 
 from costs.selectors import BackendEconomics, Period
+from costs.services.budgets import BudgetStatus
 
-__all__ = ["break_even_figure", "stacked_cost_figure", "unit_cost_trend_figure"]
+__all__ = [
+    "break_even_figure",
+    "budget_figure",
+    "stacked_cost_figure",
+    "unit_cost_trend_figure",
+]
 
 _LAYOUT: dict[str, Any] = {
     "margin": {"l": 60, "r": 20, "t": 40, "b": 60},
@@ -102,4 +108,82 @@ def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
     fig.update_layout(title="Break-even: $/1M tokens by utilization", **{**_LAYOUT, "height": 440})
     fig.update_xaxes(title_text="utilization of rated capacity (%)", range=[0, 102])
     fig.update_yaxes(title_text="per 1M tokens (log)", type="log")
+    return _plain(fig)
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _percent(amount: Decimal, budget: Decimal) -> float:
+    return float((amount * 100 / budget).quantize(Decimal("0.01")))
+
+
+def budget_figure(statuses: Sequence[BudgetStatus]) -> dict[str, Any]:
+    """Each budgeted cost center's month-to-date spend and straight-line
+    forecast (bars) against its budget (the line at 100 %) and its soft
+    and hard thresholds (a short line across its bars), in percent of its
+    own budget: cost centers of very different sizes stay readable side
+    by side. The amounts are in each point's hover (``customdata``).
+    Cost centers without a budget have nothing to be drawn against and
+    are left out (the pages' tables list them)."""
+    rows: list[tuple[BudgetStatus, Decimal]] = [(s, s.budget) for s in statuses if s.budget]
+    centers = [s.cost_center for s, _ in rows]
+    fig = go.Figure()
+    for name, amounts, opacity in (
+        ("Month to date", [s.spend for s, _ in rows], 1.0),
+        ("Forecast to month end", [s.forecast for s, _ in rows], 0.55),
+    ):
+        fig.add_bar(
+            name=name,
+            x=centers,
+            y=[_percent(a, budget) for a, (_, budget) in zip(amounts, rows, strict=True)],
+            customdata=[
+                [float(a), s.cost_center_name] for a, (s, _) in zip(amounts, rows, strict=True)
+            ],
+            opacity=opacity,
+            hovertemplate=(
+                f"%{{x}} %{{customdata[1]}}<br>{name.lower()} %{{customdata[0]:,.2f}}"
+                " (%{y:.1f} % of budget)<extra></extra>"
+            ),
+        )
+    for name, percents, at, color, width in (
+        ("Budget", [100] * len(rows), [budget for _, budget in rows], "#2d3748", 4),
+        (
+            "Soft threshold",
+            [s.soft_percent for s, _ in rows],
+            [s.soft_amount for s, _ in rows],
+            "#b7791f",
+            3,
+        ),
+        (
+            "Hard threshold",
+            [s.hard_percent for s, _ in rows],
+            [s.hard_amount for s, _ in rows],
+            "#c53030",
+            3,
+        ),
+    ):
+        # A wide east-west line marker is a line across the cost center's bars.
+        fig.add_scatter(
+            name=name,
+            x=centers,
+            y=percents,
+            customdata=[_money(a) for a in at],
+            mode="markers",
+            marker={
+                "symbol": "line-ew-open",
+                "size": 46,
+                "color": color,
+                "line": {"width": width, "color": color},
+            },
+            hovertemplate=(f"%{{x}} {name.lower()} %{{customdata:,.2f}} (%{{y}} %)<extra></extra>"),
+        )
+    first = statuses[0] if statuses else None
+    title = "Month to date and forecast against each budget"
+    if first is not None:
+        title += f", {first.period} (day {first.days_elapsed} of {first.days_in_month})"
+    fig.update_layout(title=title, barmode="group", **_LAYOUT)
+    fig.update_yaxes(title_text="% of budget", rangemode="tozero", ticksuffix=" %")
+    fig.update_xaxes(type="category")
     return _plain(fig)

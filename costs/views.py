@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from costs import charts, selectors, services
+from costs.budget_panel import budget_panel
 from costs.filters import BillImportFilter, CostCenterFilter, UsageMappingFilter
 from costs.forms import (
     BillMappingForm,
@@ -214,7 +215,7 @@ def _context(request: HttpRequest, nav: str, **extra: Any) -> dict[str, Any]:
 def showback(request: HttpRequest) -> HttpResponse:
     """The month's showback: stacked cost by cost center and backend, the
     lines (unmapped and idle visible), month over month and 12 months of
-    $/1M tokens."""
+    $/1M tokens, and the budgets of the month (``costs.budget_panel``)."""
     form, period = _period(request)
     report = selectors.showback(period=period, user=request.user)
     previous = selectors.showback(period=period.shift(-1), user=request.user)
@@ -259,6 +260,7 @@ def showback(request: HttpRequest) -> HttpResponse:
             total_change=total_change,
             figures=figures,
             sees_all=selectors.sees_every_cost_center(request.user),
+            **budget_panel(user=request.user, period=period, report=report),
         ),
     )
 
@@ -316,14 +318,23 @@ def cost_model_list(request: HttpRequest) -> HttpResponse:
 
 @role_required()
 def cost_center_list(request: HttpRequest) -> HttpResponse:
+    """Every cost center with its owner and members, and this month's (or
+    ?period=) budgets of those the user may see."""
     filterset = CostCenterFilter(
         request.GET or None,
         queryset=CostCenter.objects.select_related("owner").prefetch_related("members"),
     )
+    _, period = _period(request)
     return render(
         request,
         "costs/cost_centers.html",
-        _context(request, "showback", filter=filterset, centers=filterset.qs),
+        _context(
+            request,
+            "showback",
+            filter=filterset,
+            centers=filterset.qs,
+            **budget_panel(user=request.user, period=period),
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from costs import exports, selectors
+from costs.budget_panel import budget_panel
 from costs.exports import Cell, Column, FocusExportContext, FocusExportLine, Sheet
 from costs.models import (
     ChargebackPeriod,
@@ -42,7 +43,6 @@ from costs.models import (
 from costs.selectors import Period
 from costs.services import (
     budget_set,
-    budget_statuses,
     period_check_late,
     period_close,
     period_restate,
@@ -511,19 +511,16 @@ def budget_list(request: HttpRequest) -> HttpResponse:
     """Budgets of the cost centers the user may see, this month (or ?period=)."""
     month = _period_or_404(request.GET.get("period", "")) if request.GET.get("period") else None
     month = month or Period.parse("")
-    centers = CostCenter.objects.filter(is_active=True).order_by("code")
-    visible = selectors.visible_cost_center_ids(request.user)
-    if visible is not None:
-        centers = centers.filter(pk__in=visible)
-    statuses = budget_statuses(period=month, cost_centers=list(centers))
+    panel = budget_panel(user=request.user, period=month)
     return render(
         request,
         "costs/chargeback/budgets.html",
         {
             "nav": "budgets",
             "period": month,
-            "statuses": statuses,
+            "statuses": panel["budget_statuses"],
             "can_edit": may(request.user, COSTS_WRITE),
+            **panel,
         },
     )
 

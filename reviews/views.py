@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from pilots import services as pilot_services
 from pilots.models import Pilot, RaciAssignment
-from portal.roles import role_required
+from portal.roles import PILOTS_WRITE, may, role_required
 from reviews import charts, selectors, services
 from reviews.forms import DecisionForm, ObjectionForm, ResolveForm
 from reviews.models import Objection, Review
@@ -48,7 +48,11 @@ def pilot_reviews_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The pilot page's reviews and webhook deliveries (an HTMX fragment)."""
     pilot = get_object_or_404(Pilot, pk=pk)
     readable = services.may_read_review(request.user, pilot)
-    context: dict[str, Any] = {"pilot": pilot, "readable": readable}
+    context: dict[str, Any] = {
+        "pilot": pilot,
+        "readable": readable,
+        "may_configure": may(request.user, PILOTS_WRITE),
+    }
     if readable:
         context["reviews"] = list(selectors.pilot_reviews(pilot).defer("evidence"))
         context["deliveries"] = list(selectors.pilot_webhook_deliveries(pilot))

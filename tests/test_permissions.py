@@ -168,6 +168,10 @@ EXPECTATIONS: dict[str, Access] = {
     "review-decide": POST_ONLY,
     "review-object": POST_ONLY,
     "review-objection-resolve": POST_ONLY,
+    # a pilot's review thresholds and webhooks: program managers and admins
+    "review-settings": PILOT_WRITE_PAGE,
+    "webhook-create": PILOT_COMMAND,
+    "webhook-edit": PILOT_WRITE_PAGE,
     # chargeback (finance and admins close, restate and set budgets)
     "api-chargeback-close": Access(roles=COSTS_WRITERS, post_only=True),
     "api-chargeback-restate": Access(roles=COSTS_WRITERS, post_only=True),
@@ -359,6 +363,14 @@ class World:
         )
 
     @cached_property
+    def webhook(self) -> Any:
+        from reviews.models import Webhook
+
+        return Webhook.objects.create(
+            pilot=self.pilot, url="https://hooks.example.com/probe", secret="probe"
+        )
+
+    @cached_property
     def statement(self) -> Any:
         """A closed month's statement of a cost center the user belongs to."""
         from costs.models import ChargebackPeriod, CostCenter, Statement
@@ -403,6 +415,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "contract_pk": lambda w: w.contract.pk,
     "incident_pk": lambda w: w.incident.pk,
     "objection_pk": lambda w: w.objection.pk,
+    "webhook_pk": lambda w: w.webhook.pk,
     "period": lambda w: w.statement.period.period,
     "number": lambda w: w.statement.number,
     "fmt": lambda w: "csv",

@@ -322,8 +322,14 @@ def _freeze(
     return statements
 
 
-def month_drafts(period: Period) -> tuple[ShowbackReport, dict[str, list[DraftLine]]]:
-    report = showback(period=period, user=_READER)
+def month_drafts(
+    period: Period, *, report: ShowbackReport | None = None
+) -> tuple[ShowbackReport, dict[str, list[DraftLine]]]:
+    """The month's showback read by someone who sees every cost center,
+    and its statements' lines. ``report``: that showback when the caller
+    has it already (a finance or admin page), to read it once."""
+    if report is None:
+        report = showback(period=period, user=_READER)
     platform_code = (
         CostCenter.objects.filter(is_platform=True).values_list("code", flat=True).first()
     )

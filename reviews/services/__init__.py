@@ -1,10 +1,12 @@
 """Writes of the reviews app: reviews and their evidence, decisions,
-objections, and outgoing webhooks (re-exported here), and ``redflags`` (red
-flags raised and cleared from data: ``from reviews.services.redflags import
-red_flags_evaluate``). Keyword-only, atomic, audited."""
+objections, per-pilot review settings and outgoing webhooks (re-exported
+here), and ``redflags`` (red flags raised and cleared from data: ``from
+reviews.services.redflags import red_flags_evaluate``). Keyword-only,
+atomic, audited."""
 
 from reviews.services._common import ReviewConflict, ReviewError, ReviewForbidden
 from reviews.services.evidence import evidence_seed, evidence_snapshot, review_settings_for
+from reviews.services.review_settings import REVIEW_SETTINGS_FIELDS, review_settings_update
 from reviews.services.reviews import (
     letters_in,
     may_read_review,
@@ -24,6 +26,7 @@ from reviews.services.webhooks import (
 )
 
 __all__ = [
+    "REVIEW_SETTINGS_FIELDS",
     "ReviewConflict",
     "ReviewError",
     "ReviewForbidden",
@@ -36,6 +39,7 @@ __all__ = [
     "objection_resolve",
     "review_decide",
     "review_settings_for",
+    "review_settings_update",
     "review_submit",
     "sign",
     "verify",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 
@@ -27,11 +30,27 @@ class ReviewForbidden(PermissionDenied):
 # The frozen evidence is kept on the review itself; the change log records
 # the verdict and score fields instead of copying megabytes of inputs.
 _LARGE_FIELDS = frozenset({"snapshot", "evidence", "body"})
+# Shown in the change log as a keyed fingerprint, never as written: the log
+# is read by everyone who reads the pilot, and a webhook's secret signs
+# what its receiver trusts. The fingerprint changes when the secret does,
+# so the log still says that (and when, and by whom) it was changed.
+_SECRET_FIELDS = frozenset({"secret"})
+
+
+def secret_fingerprint(value: str) -> str:
+    if not value:
+        return ""
+    mac = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256)
+    return f"hmac:{mac.hexdigest()[:12]}"
 
 
 def fields_of(instance: models.Model) -> dict[str, Any]:
-    """The change-log snapshot of ``instance`` without its bulky JSON."""
-    return {k: v for k, v in snapshot(instance).items() if k not in _LARGE_FIELDS}
+    """The change-log snapshot of ``instance``: no bulky JSON, no secret."""
+    return {
+        k: secret_fingerprint(v) if k in _SECRET_FIELDS else v
+        for k, v in snapshot(instance).items()
+        if k not in _LARGE_FIELDS
+    }
 
 
 def audit(

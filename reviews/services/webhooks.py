@@ -23,16 +23,17 @@ import uuid
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 from pilots.models import Pilot
-from portal.audit import Actor, snapshot
+from portal.audit import Actor
 from portal.models import ChangeRecord
 from reviews.models import Webhook, WebhookDelivery, webhook_host_allowed
-from reviews.services._common import ReviewError, audit
+from reviews.services._common import ReviewError, audit, fields_of
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -83,9 +84,8 @@ def verify(
 
 def _check_url(url: str) -> None:
     if not webhook_host_allowed(url):
-        raise ReviewError(
-            {"url": "This host is not an allowed webhook host; ask a platform admin."}
-        )
+        host = urlsplit(url).hostname or "This URL's host"
+        raise ReviewError({"url": f"{host} is not an allowed webhook host; ask a platform admin."})
 
 
 @transaction.atomic
@@ -106,7 +106,7 @@ def webhook_update(*, webhook: Webhook, actor: Actor, data: Mapping[str, Any]) -
     if unknown:
         raise ReviewError(f"These webhook fields cannot be edited: {', '.join(sorted(unknown))}.")
     webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
-    before = snapshot(webhook)
+    before = fields_of(webhook)
     for field, value in data.items():
         setattr(webhook, field, value)
     _check_url(webhook.url)

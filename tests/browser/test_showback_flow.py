@@ -1,6 +1,7 @@
 """Finance's showback in real Chromium: log in, land on the showback
-dashboard, switch month, open the backend comparison and see the
-break-even chart drawn. Every request stays on the portal (127.0.0.1)."""
+dashboard, switch month, see the budget chart drawn, open the backend
+comparison and see the break-even chart drawn. Every request stays on the
+portal (127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from django.db import transaction
 
 from costs import selectors
 from costs.models import UsageMapping
+from costs.services import budget_set
 from metrics.catalog import seed_catalog
 from metrics.models import MetricDefinition, Sample
 from metrics.rollups import refresh_rollups
 from portal.roles import Role
 from tests.costs.conftest import D, cloud, refresh
 from tests.factories import BackendFactory, CostCenterFactory, SeriesFactory
+from tests.portal.test_csp_browser import WATCH_CSP
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +59,13 @@ def test_finance_switches_month_and_sees_the_break_even_chart(
     )
     center = CostCenterFactory.create(code="CC-4100", name="Search")
     UsageMapping.objects.create(label="team", value="search", cost_center=center)
+    budget_set(
+        cost_center=center,
+        monthly_amount=D("5000"),
+        soft_percent=80,
+        hard_percent=100,
+        actor=None,
+    )
     for backend in (gpu, wafer):
         cloud(backend, effective_from=previous.start, capacity_tokens_per_second=D("1"))
         _tokens(backend, day, 40_000.0)
@@ -63,6 +73,7 @@ def test_finance_switches_month_and_sees_the_break_even_chart(
 
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
+    page.add_init_script(WATCH_CSP)
 
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "felix")
@@ -75,11 +86,16 @@ def test_finance_switches_month_and_sees_the_break_even_chart(
     page.wait_for_url(f"**/costs/showback/?period={previous}")
     assert str(previous) in page.locator("h1").inner_text()
     assert "CC-4100" in page.locator("table.lines").first.inner_text()
+    page.wait_for_selector("#budgets-chart .main-svg")
+    legend = page.locator("#budgets-chart .legend").text_content() or ""
+    assert "Month to date" in legend and "Hard threshold" in legend
+    assert page.evaluate("window.__csp") == []
 
     page.click("nav.subnav >> text=Backend comparison")
     page.wait_for_url(f"**/costs/compare/?period={previous}")
     page.wait_for_selector("#break-even-chart .main-svg")
     assert "Break-even" in page.locator("#break-even-chart").inner_text()
+    assert page.evaluate("window.__csp") == []
 
     hosts = {urlparse(url).hostname for url in requested}
     assert hosts == {"127.0.0.1"}, hosts
