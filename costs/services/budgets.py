@@ -5,7 +5,15 @@ Spend is what the cost center would be charged if the month closed now:
 the showback month (``costs.selectors.showback``) split into statements by
 ``costs.services.chargeback.draft_statements``, so a budget reads the
 same figures a close would book; a closed month reads its frozen
-statements. The forecast is spend × days in the month / days elapsed.
+statements. Until a cost center is marked as the platform's, a close
+would refuse the month (idle, unmapped and shadow cost have nobody to
+go to): budgets then read each cost center's own lines of that showback
+(its usage, and idle it carries), which is what it would be charged.
+The forecast is spend × days in the month / days elapsed.
+
+Thresholds are percents of the budget: spend and forecast are compared
+with the exact amounts (80 % of 100.03 is 80.024, which 80.02 has not
+reached); the cent figures are for display.
 
 Alerts: when spend or forecast reaches a threshold, the owner and finance
 get one email per cost center, month and threshold. The once-only rule is
@@ -17,6 +25,7 @@ once (the beat job and a refresh) insert one row between them, never two.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -26,10 +35,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from costs.models import Budget, ChargebackPeriod, CostCenter, Statement
-from costs.selectors import CENT, Period, ShowbackReport
+from costs.models import AllocationKind, Budget, ChargebackPeriod, CostCenter, Statement
+from costs.selectors import CENT, Period, ShowbackReport, showback
 from costs.services.allocation import utc_today
-from costs.services.chargeback import month_drafts
+from costs.services.chargeback import _READER as EVERY_COST_CENTER
+from costs.services.chargeback import ChargebackError, month_drafts
 from portal.audit import Actor, record_change
 from portal.notifications import notify
 from portal.roles import Role
@@ -57,21 +67,42 @@ class BudgetStatus:
     budget: Decimal | None
     soft_percent: int | None
     hard_percent: int | None
-    soft_amount: Decimal | None
-    hard_amount: Decimal | None
+    # Exact (budget × percent / 100, not rounded): what spend and the
+    # forecast are compared with.
+    soft_threshold: Decimal | None
+    hard_threshold: Decimal | None
     spend: Decimal
-    forecast: Decimal
+    # Exact too; ``forecast`` is its cent figure.
+    projected: Decimal
     days_elapsed: int
     days_in_month: int
     closed: bool
 
     @property
+    def soft_amount(self) -> Decimal | None:
+        """The soft threshold to the cent (display only)."""
+        return None if self.soft_threshold is None else _cent(self.soft_threshold)
+
+    @property
+    def hard_amount(self) -> Decimal | None:
+        """The hard threshold to the cent (display only)."""
+        return None if self.hard_threshold is None else _cent(self.hard_threshold)
+
+    @property
+    def forecast(self) -> Decimal:
+        """The straight-line forecast to the cent (never below spend)."""
+        return _cent(self.projected)
+
+    def reached(self, threshold: Decimal | None) -> bool:
+        """Whether spend or the exact forecast has reached ``threshold``."""
+        return threshold is not None and max(self.spend, self.projected) >= threshold
+
+    @property
     def state(self) -> str:
         """``ok``, ``soft`` or ``hard``: the highest threshold reached by spend or forecast."""
-        worst = max(self.spend, self.forecast)
-        if self.hard_amount is not None and worst >= self.hard_amount:
+        if self.reached(self.hard_threshold):
             return "hard"
-        if self.soft_amount is not None and worst >= self.soft_amount:
+        if self.reached(self.soft_threshold):
             return "soft"
         return "ok"
 
@@ -146,6 +177,18 @@ def _cent(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
+def _own_lines(report: ShowbackReport) -> dict[str, Decimal]:
+    """{cost center code: its own lines} of a month nobody can close yet
+    (no platform cost center): the lines ``draft_statements`` gives to the
+    cost center they name, usage and idle; the idle, unmapped and shadow
+    cost that would be the platform's is nobody's yet."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for line in report.lines:
+        if line.cost_center and line.kind in (AllocationKind.USAGE, AllocationKind.IDLE):
+            out[line.cost_center] += line.amount
+    return dict(out)
+
+
 def _month_spend(period: Period, report: ShowbackReport | None) -> tuple[dict[str, Decimal], bool]:
     """{cost center code: charged total} of the month, and whether it is closed."""
     row = ChargebackPeriod.objects.filter(
@@ -154,7 +197,12 @@ def _month_spend(period: Period, report: ShowbackReport | None) -> tuple[dict[st
     if row is not None:
         frozen = Statement.objects.filter(period=row, version=row.version)
         return dict(frozen.values_list("cost_center_code", "total")), True
-    _, drafts = month_drafts(period, report=report)
+    if report is None:
+        report = showback(period=period, user=EVERY_COST_CENTER)
+    try:
+        _, drafts = month_drafts(period, report=report)
+    except ChargebackError:
+        return _own_lines(report), False
     return {
         code: sum((d.amount for d in lines if d.charged), _ZERO) for code, lines in drafts.items()
     }, False
@@ -170,7 +218,8 @@ def budget_statuses(
     """Spend, forecast and thresholds of ``cost_centers`` for ``period``.
     ``report``: the month's showback as someone who sees every cost center
     reads it, when the caller has it (saves reading it twice). Seven
-    queries (four with ``report``) whatever the number of cost centers."""
+    queries (four with ``report``, three for a closed month) whatever the
+    number of cost centers."""
     today = today or utc_today()
     if period.end < today:
         elapsed = period.end.day
@@ -179,17 +228,13 @@ def budget_statuses(
     else:
         elapsed = today.day
     days = period.end.day
-    try:
-        spend, closed = _month_spend(period, report)
-    except ValidationError:
-        # No platform cost center yet: budgets read what is mapped.
-        spend, closed = {}, False
+    spend, closed = _month_spend(period, report)
     budgets = {b.cost_center_id: b for b in Budget.objects.filter(cost_center__in=cost_centers)}
     out = []
     for center in cost_centers:
         budget = budgets.get(center.pk)
         spent = spend.get(center.code, _ZERO)
-        forecast = _cent(spent * days / elapsed) if elapsed else _ZERO
+        projected = spent * days / elapsed if elapsed else _ZERO
         out.append(
             BudgetStatus(
                 cost_center=center.code,
@@ -198,14 +243,14 @@ def budget_statuses(
                 budget=None if budget is None else budget.monthly_amount,
                 soft_percent=None if budget is None else budget.soft_percent,
                 hard_percent=None if budget is None else budget.hard_percent,
-                soft_amount=None
+                soft_threshold=None
                 if budget is None
-                else _cent(budget.monthly_amount * budget.soft_percent / _HUNDRED),
-                hard_amount=None
+                else budget.monthly_amount * budget.soft_percent / _HUNDRED,
+                hard_threshold=None
                 if budget is None
-                else _cent(budget.monthly_amount * budget.hard_percent / _HUNDRED),
+                else budget.monthly_amount * budget.hard_percent / _HUNDRED,
                 spend=spent,
-                forecast=max(forecast, spent),
+                projected=max(projected, spent),
                 days_elapsed=elapsed,
                 days_in_month=days,
                 closed=closed,
@@ -229,12 +274,13 @@ def budgets_check(*, period: Period | None = None, today: dt.date | None = None)
     sent = 0
     for status in budget_statuses(period=period, cost_centers=centers, today=today):
         center = next(c for c in centers if c.code == status.cost_center)
-        for name, amount in (("soft", status.soft_amount), ("hard", status.hard_amount)):
-            if amount is None:
+        for name, threshold, amount in (
+            ("soft", status.soft_threshold, status.soft_amount),
+            ("hard", status.hard_threshold, status.hard_amount),
+        ):
+            if threshold is None or not status.reached(threshold):
                 continue
-            by = "spend" if status.spend >= amount else "forecast"
-            if max(status.spend, status.forecast) < amount:
-                continue
+            by = "spend" if status.spend >= threshold else "forecast"
             with transaction.atomic():
                 created = notify(
                     key=f"budget:{center.pk}:{period}:{name}",

@@ -12,16 +12,21 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
+from rest_framework.test import APIClient
 
-from costs.models import Budget
+from costs.models import Budget, CostCenter, UsageMapping
 from costs.selectors import Period
 from costs.services import budget_set, budget_statuses, budgets_check, period_close
+from costs.services.budgets import BudgetStatus
+from pilots.models import Backend
 from portal.models import Notification
 from tests.costs.chargeback_data import OCTOBER, build_world
+from tests.costs.conftest import DAY, cloud, owned, refresh
 
 pytestmark = pytest.mark.django_db
 
 MID_OCTOBER = dt.date(2026, 10, 15)
+MARCH = Period(2026, 3)
 
 
 def _spend(code: str) -> Decimal:
@@ -119,6 +124,122 @@ def test_below_thresholds_nobody_is_told(finance: Any) -> None:
     )
     assert budgets_check(period=OCTOBER, today=MID_OCTOBER) == 0
     assert not Notification.objects.exists()
+
+
+def _client(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_spend_below_the_exact_soft_threshold_is_not_soft(
+    gpu: Backend, platform: CostCenter, finance: Any
+) -> None:
+    # March: an owned backend whose only cost is 80.02 of opex, nobody
+    # uses it, so the platform carries all of it as idle: spend 80.02.
+    owned(
+        gpu,
+        capex=Decimal("0"),
+        opex_monthly=Decimal("80.02"),
+        nameplate_kw_per_device=Decimal("0"),
+    )
+    refresh(gpu, start=MARCH.start, end=MARCH.end)
+    platform.owner = finance
+    platform.save()
+    # Soft threshold: 80 % of 100.03 = 80.024, which 80.02 has not reached.
+    budget_set(
+        cost_center=platform,
+        monthly_amount=Decimal("100.03"),
+        soft_percent=80,
+        hard_percent=100,
+        actor=finance,
+    )
+    body = (
+        _client(finance)
+        .get(f"/api/v1/cost-centers/{platform.code}/budget/", {"period": str(MARCH)})
+        .json()
+    )
+    assert body["spend"] == "80.02"
+    assert body["forecast"] == "80.02"  # a month that has ended: forecast = spend
+    assert body["state"] == "ok"
+    assert budgets_check(period=MARCH, today=dt.date(2026, 4, 1)) == 0
+    assert not Notification.objects.filter(kind="budget").exists()
+    # The threshold is shown to the cent.
+    (status,) = budget_statuses(period=MARCH, cost_centers=[platform], today=dt.date(2026, 4, 1))
+    assert status.soft_amount == Decimal("80.02") and status.soft_threshold == Decimal("80.024")
+
+
+def _status(projected: str) -> BudgetStatus:
+    return BudgetStatus(
+        cost_center="CC-4100",
+        cost_center_name="Search",
+        period="2026-03",
+        budget=Decimal("100.03"),
+        soft_percent=80,
+        hard_percent=100,
+        soft_threshold=Decimal("80.024"),
+        hard_threshold=Decimal("100.03"),
+        spend=Decimal("40.00"),
+        projected=Decimal(projected),
+        days_elapsed=15,
+        days_in_month=31,
+        closed=False,
+    )
+
+
+def test_the_forecast_is_compared_before_it_is_rounded() -> None:
+    # Both forecasts read 80.02 to the cent; only one has reached 80.024.
+    below, above = _status("80.0235"), _status("80.0245")
+    assert below.forecast == above.forecast == Decimal("80.02")
+    assert below.state == "ok"
+    assert above.state == "soft"
+
+
+def test_budget_spend_without_a_platform_cost_center(
+    gpu: Backend, usage: Any, team_a: CostCenter, finance: Any
+) -> None:
+    # March 9 and 10 at $192 a day (cloud, 4 devices × $2): March 10 used
+    # by CC-4100 alone, March 9 by nobody (idle, the platform's, and no
+    # cost center is marked as the platform's).
+    cloud(gpu)
+    UsageMapping.objects.create(label="team", value="search", cost_center=team_a, order=10)
+    usage(gpu, prompt=300, labels={"team": "search"})
+    refresh(gpu, start=DAY - dt.timedelta(days=1), end=DAY)
+    assert not CostCenter.objects.filter(is_platform=True).exists()
+    budget_set(
+        cost_center=team_a,
+        monthly_amount=Decimal("100"),
+        soft_percent=80,
+        hard_percent=100,
+        actor=finance,
+    )
+    body = (
+        _client(finance)
+        .get(f"/api/v1/cost-centers/{team_a.code}/budget/", {"period": str(MARCH)})
+        .json()
+    )
+    assert body["spend"] == "192.00"  # March 10; March 9's idle is nobody's yet
+    assert body["state"] == "hard"
+    team_a.owner = finance
+    team_a.save()
+    assert budgets_check(period=MARCH, today=dt.date(2026, 4, 1)) == 2
+
+
+def test_closed_month_spend_stays_frozen_once_no_center_is_the_platforms(finance: Any) -> None:
+    world = build_world()
+    budget_set(
+        cost_center=world.platform,
+        monthly_amount=Decimal("1"),
+        soft_percent=50,
+        hard_percent=100,
+        actor=finance,
+    )
+    before = _spend("CC-0000")
+    assert before > 0
+    period_close(period=OCTOBER, actor=finance)
+    world.platform.is_platform = False
+    world.platform.save()
+    assert _spend("CC-0000") == before
 
 
 @pytest.mark.postgres
