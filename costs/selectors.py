@@ -543,13 +543,13 @@ def showback(
                 idle += amount
             if kind == AllocationKind.UNMAPPED:
                 unmapped += amount
-            hidden = (
-                center_id is not None
-                and kind != AllocationKind.IDLE
-                and (
-                    (visible is not None and center_id not in visible)
-                    or (cost_center is not None and row["cost_center__code"] != cost_center)
-                )
+            # Every line of a cost center, the platform's idle included, is
+            # shown only to who may see that center (the backend's idle
+            # figure above stays, it is the backend's); lines of no center
+            # (unmapped, idle without a platform center) are everyone's.
+            hidden = center_id is not None and (
+                (visible is not None and center_id not in visible)
+                or (cost_center is not None and row["cost_center__code"] != cost_center)
             )
             if hidden:
                 has_other = True

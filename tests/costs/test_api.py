@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from costs.models import CostModel, UsageMapping
-from tests.costs.conftest import cloud, refresh
+from tests.costs.conftest import D, cloud, refresh
 from tests.factories import CostCenterFactory, PilotFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,6 +182,60 @@ def test_members_see_their_cost_center_and_one_other_line(client_for, pilot_team
 def test_a_role_without_membership_sees_only_other(client_for, approver, month):
     body = client_for(approver).get("/api/v1/showback/", {"period": PERIOD}).json()
     assert [(line["kind"], line["amount"]) for line in body["lines"]] == [("other", "192.00")]
+
+
+@pytest.fixture
+def idle_month(gpu, usage, team_a, team_b, platform):
+    """March 10, C = 4 devices × $2 × 24 = 192; capacity 0.01 token/s, so
+    K = 864 tokens and rho = 400 / 864; platform policy: CC-4100 carries
+    192 × 300/864 = 66.67, CC-4200 192 × 100/864 = 22.22, and the idle
+    192 × 464/864 = 103.11 is one line of the platform's CC-9000."""
+    cloud(gpu, capacity_tokens_per_second=D("0.01"), idle_policy="platform")
+    UsageMapping.objects.create(label="team", value="search", cost_center=team_a, order=10)
+    UsageMapping.objects.create(label="team", value="ads", cost_center=team_b, order=10)
+    usage(gpu, prompt=300, labels={"team": "search"})
+    usage(gpu, prompt=100, labels={"team": "ads"})
+    refresh(gpu)
+    return gpu
+
+
+def _lines(body):
+    return [(line["cost_center"], line["kind"], line["amount"]) for line in body["lines"]]
+
+
+def test_a_member_sees_the_platforms_idle_line_only_inside_other(
+    client_for, pilot_team, idle_month, team_a
+):
+    team_a.members.add(pilot_team)  # not a member of the platform's CC-9000
+    body = client_for(pilot_team).get("/api/v1/showback/", {"period": PERIOD}).json()
+    # The backend's own figures stay whole: its idle is the backend's.
+    assert body["backends"][0]["cost"] == "192.00"
+    assert body["backends"][0]["idle"] == "103.11"
+    assert _lines(body) == [
+        ("CC-4100", "usage", "66.67"),
+        (None, "other", "125.33"),  # CC-4200's 22.22 + the platform's idle 103.11
+    ]
+
+
+def test_a_member_of_the_platform_sees_its_idle_line(client_for, pilot_team, idle_month, platform):
+    platform.members.add(pilot_team)
+    body = client_for(pilot_team).get("/api/v1/showback/", {"period": PERIOD}).json()
+    assert _lines(body) == [("CC-9000", "idle", "103.11"), (None, "other", "88.89")]
+
+
+def test_finance_filters_lines_by_cost_center_idle_included(client_for, finance, idle_month):
+    def lines(code):
+        params = {"period": PERIOD, "cost_center": code}
+        return _lines(client_for(finance).get("/api/v1/showback/", params).json())
+
+    assert lines("CC-4100") == [("CC-4100", "usage", "66.67"), (None, "other", "125.33")]
+    assert lines("CC-9000") == [("CC-9000", "idle", "103.11"), (None, "other", "88.89")]
+    unfiltered = client_for(finance).get("/api/v1/showback/", {"period": PERIOD}).json()
+    assert _lines(unfiltered) == [
+        ("CC-4100", "usage", "66.67"),
+        ("CC-4200", "usage", "22.22"),
+        ("CC-9000", "idle", "103.11"),
+    ]
 
 
 def test_outsider_gets_nothing(client_for, outsider, month):

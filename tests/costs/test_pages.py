@@ -110,3 +110,24 @@ def test_cost_model_center_and_mapping_pages(as_user, pilot_team, month):
     assert "Cloud rate" in client.get(reverse("cost-model-list")).content.decode()
     assert "CC-9000" in client.get(reverse("cost-center-list")).content.decode()
     assert "search" in client.get(reverse("usage-mapping-list")).content.decode()
+
+
+def test_dashboard_folds_the_platforms_idle_into_other_for_a_member(
+    as_user, pilot_team, finance, gpu, usage, team_a, platform
+):
+    # Platform policy with a capacity: most of March 10 is the platform's idle.
+    cloud(gpu, capacity_tokens_per_second=D("0.01"), idle_policy="platform")
+    UsageMapping.objects.create(label="team", value="search", cost_center=team_a, order=10)
+    usage(gpu, prompt=300, labels={"team": "search"})
+    refresh(gpu)
+    team_a.members.add(pilot_team)
+
+    def lines(user):
+        html = as_user(user).get(reverse("showback"), {"period": PERIOD}).content.decode()
+        return html.split("<h2>Lines</h2>")[1]
+
+    member = lines(pilot_team)
+    assert "CC-4100" in member and "kind-other" in member
+    assert "kind-idle" not in member and "CC-9000" not in member
+    everything = lines(finance)
+    assert "kind-idle" in everything and "CC-9000" in everything
