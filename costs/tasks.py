@@ -1,6 +1,12 @@
 """Celery tasks of the costs app. Thin: ids or plain values in, a service does
 the work, and running a task twice is harmless (bill imports are claimed;
 an allocation refresh replaces the rows of the days it refreshes).
+
+``refresh_open_days`` is the daily beat job that prices the days nothing
+else would: a refresh runs on an import, a mapping, cost-model, contract
+or bill change, a close or a restatement, so a backend nobody used gets
+no daily rows after its cost model's creation and live showback, compare
+and budgets of an open month would miss those days.
 """
 
 from __future__ import annotations
@@ -10,11 +16,15 @@ from typing import Any
 
 from celery import shared_task
 
+from costs.models import ChargebackPeriod, CostModel
+from costs.selectors import Period
 from costs.services import allocation_refresh, bills
+from costs.services.allocation import utc_today
 from costs.services.budgets import budgets_check_after_refresh
 
 __all__ = [
     "refresh_allocation",
+    "refresh_open_days",
     "requeue_stale_bill_imports",
     "run_bill_import",
 ]
@@ -67,4 +77,37 @@ def refresh_allocation(backend_ids: list[int] | None, start: str, end: str) -> d
         end=dt.date.fromisoformat(end),
     )
     budgets_check_after_refresh(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
+    return {"backend_days": result.backend_days, "lines": result.lines}
+
+
+@shared_task(
+    name="costs.refresh_open_days",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=1800,
+    soft_time_limit=1740,
+    ignore_result=True,
+)
+def refresh_open_days() -> dict[str, int]:
+    """The daily beat job: refresh every day of the open months up to
+    today (this month, and last month until it is closed, so yesterday is
+    in even on the 1st) of every backend with a cost model in effect. A
+    closed month's days are left alone (the refresh skips them), and a
+    second run writes the same rows."""
+    today = utc_today()
+    this_month = Period(today.year, today.month)
+    last_month = this_month.shift(-1)
+    last_closed = ChargebackPeriod.objects.filter(
+        period=str(last_month), status=ChargebackPeriod.Status.CLOSED
+    ).exists()
+    start = this_month.start if last_closed else last_month.start
+    backend_ids = sorted(
+        set(
+            CostModel.objects.filter(effective_from__lte=today).values_list("backend_id", flat=True)
+        )
+    )
+    if not backend_ids:
+        return {"backend_days": 0, "lines": 0}
+    result = allocation_refresh(backend_ids=backend_ids, start=start, end=today)
+    budgets_check_after_refresh(start=start, end=today)
     return {"backend_days": result.backend_days, "lines": result.lines}

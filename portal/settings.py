@@ -320,6 +320,12 @@ CELERY_BEAT_SCHEDULE["contract-notice-reminders-daily"] = {
 }
 # Budget alerts (issue 10, §4): hourly; each alert goes out once per key.
 CELERY_BEAT_SCHEDULE["costs-check-budgets"] = {"task": "costs.check_budgets", "schedule": 3600.0}
+# Showback of open months (issue 9, §6: live): daily, prices the days no
+# import or edit refreshed (an idle backend's); idempotent.
+CELERY_BEAT_SCHEDULE["costs-refresh-open-days-daily"] = {
+    "task": "costs.refresh_open_days",
+    "schedule": 86400.0,
+}
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
