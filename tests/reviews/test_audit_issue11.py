@@ -1,0 +1,41 @@
+"""Rules of issue 11 pinned by the audit of the reviews implementation:
+each test names the rule of the issue text it holds the code to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.reviews.builders import feed, pilot_in_canary
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("metric", ["ttft_p50", "ttft_p95", "ttft_p99", "ttft_p999"])
+def test_ttft_quantile_criteria_from_p50_to_p999_are_accepted_and_judged(
+    metric: str, pm: Any, pilot_team: Any, approver: Any, client_for: Any
+) -> None:
+    # §3: "Latency quantiles (p50..p99.9, e2e and TTFT)".
+    pilot, phase, _ = pilot_in_canary(responsible=pilot_team, accountable=approver)
+    # 24 hours of 5000 requests each side: enough even for p99.9 (10,000).
+    feed(pilot.candidate_backend, scale=1.5)
+    feed(pilot.baseline_backend)
+    created = client_for(pm).post(
+        f"/api/v1/phases/{phase.pk}/exit-criteria/",
+        {"metric": metric, "comparison": "relative", "direction": "at_most", "threshold": "1.1"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    review = client_for(pilot_team).post(
+        f"/api/v1/pilots/{pilot.pk}/reviews/",
+        {"phase": phase.pk, "recommendation": "go"},
+        format="json",
+    )
+    assert review.status_code == 201, review.content
+    (criterion,) = review.json()["evidence"]["criteria"]
+    assert criterion["metric"] == metric
+    # Every hour has the same shape, 1.5 x slower: the ratio is 1.5 throughout.
+    assert criterion["ratio"] == pytest.approx(1.5, rel=0.05)
+    assert criterion["verdict"] == "fail"
+    assert "histogram_quantile" in criterion["method"]
