@@ -39,3 +39,35 @@ def test_ttft_quantile_criteria_from_p50_to_p999_are_accepted_and_judged(
     assert criterion["ratio"] == pytest.approx(1.5, rel=0.05)
     assert criterion["verdict"] == "fail"
     assert "histogram_quantile" in criterion["method"]
+
+
+@pytest.mark.parametrize("comparison, threshold", [("absolute", "0.01"), ("relative", "1.0")])
+def test_more_errors_than_requests_is_insufficient_data_not_a_server_error(
+    comparison: str, threshold: str, pm: Any, pilot_team: Any, approver: Any, client_for: Any
+) -> None:
+    # §3 verdicts are pass, marginal, fail or insufficient_data; §7 no 5xx.
+    pilot, phase, _ = pilot_in_canary(responsible=pilot_team, accountable=approver)
+    feed(pilot.candidate_backend, error_rate=1.5)  # an errors counter that overcounts
+    feed(pilot.baseline_backend)
+    client_for(pm).post(
+        f"/api/v1/phases/{phase.pk}/exit-criteria/",
+        {
+            "metric": "error_rate",
+            "comparison": comparison,
+            "direction": "at_most",
+            "threshold": threshold,
+        },
+        format="json",
+    )
+    client = client_for(pilot_team)
+    client.raise_request_exception = False
+    review = client.post(
+        f"/api/v1/pilots/{pilot.pk}/reviews/",
+        {"phase": phase.pk, "recommendation": "go"},
+        format="json",
+    )
+    assert review.status_code == 201, review.content
+    (criterion,) = review.json()["evidence"]["criteria"]
+    assert criterion["verdict"] == "insufficient_data"
+    assert "errors in" in criterion["reason"]
+    assert criterion["ci_low"] is None and criterion["ci_high"] is None
