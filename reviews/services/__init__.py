@@ -7,6 +7,8 @@ from reviews.services._common import ReviewConflict, ReviewError, ReviewForbidde
 from reviews.services.evidence import evidence_seed, evidence_snapshot, review_settings_for
 from reviews.services.reviews import (
     letters_in,
+    may_decide_review,
+    may_object,
     may_read_review,
     may_submit_review,
     objection_lodge,
@@ -30,6 +32,8 @@ __all__ = [
     "evidence_seed",
     "evidence_snapshot",
     "letters_in",
+    "may_decide_review",
+    "may_object",
     "may_read_review",
     "may_submit_review",
     "objection_lodge",

@@ -71,3 +71,55 @@ def test_more_errors_than_requests_is_insufficient_data_not_a_server_error(
     assert criterion["verdict"] == "insufficient_data"
     assert "errors in" in criterion["reason"]
     assert criterion["ci_low"] is None and criterion["ci_high"] is None
+
+
+def _open_review(canary: Any, client_for: Any, pilot_team: Any) -> int:
+    response = client_for(pilot_team).post(
+        canary.url, {"phase": canary.phase.pk, "recommendation": "go"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    review_id: int = response.json()["id"]
+    return review_id
+
+
+@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}, {"decision": "rejected"}])
+def test_everyone_but_the_accountable_gets_403_on_decision_whatever_the_body(
+    body: dict[str, Any],
+    canary: Any,
+    client_for: Any,
+    pilot_team: Any,
+    admin_user: Any,
+    pm: Any,
+    finance: Any,
+    approver: Any,
+) -> None:
+    # §4: "only by the user holding the A ... (everyone else 403, admins included)".
+    review_id = _open_review(canary, client_for, pilot_team)
+    url = f"/api/v1/reviews/{review_id}/decision/"
+    for user in (admin_user, pm, pilot_team, finance):
+        response = client_for(user).post(url, body, format="json")
+        assert response.status_code == 403, (user.username, response.content)
+        assert response.json()["error"]["code"] == "permission_denied"
+    # The A with the same bodies: judged on the body.
+    answer = client_for(approver).post(url, body, format="json")
+    assert answer.status_code == (200 if body.get("decision") == "rejected" else 400)
+
+
+@pytest.mark.parametrize("body", [{}, {"text": "not in the window"}])
+def test_only_consulted_holders_object_whatever_the_body(
+    body: dict[str, Any],
+    canary: Any,
+    client_for: Any,
+    pilot_team: Any,
+    pm: Any,
+    approver: Any,
+    finance: Any,
+) -> None:
+    # §4: "Holders of C may lodge objections".
+    review_id = _open_review(canary, client_for, pilot_team)
+    url = f"/api/v1/reviews/{review_id}/objections/"
+    for user in (pm, pilot_team, approver):
+        response = client_for(user).post(url, body, format="json")
+        assert response.status_code == 403, (user.username, response.content)
+    answer = client_for(finance).post(url, body, format="json")
+    assert answer.status_code == (201 if body else 400)
