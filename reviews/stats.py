@@ -899,16 +899,36 @@ def judge_error_rate(
             method=method,
         )
 
+    # More errors than requests means the two counters do not count the same
+    # requests (a source whose requests_total leaves failures out): no
+    # proportion to judge, and not a server error either.
+    overcounted = [
+        f"{side} counts {_count(errors)} errors in {_count(requests)} requests"
+        for side, errors, requests in (
+            ("candidate", candidate_errors, candidate_requests),
+            ("baseline", baseline_errors, baseline_requests),
+        )
+        if (side == "candidate" or comparison == "relative")
+        and errors is not None
+        and requests is not None
+        and requests > 0
+        and errors > requests
+    ]
+
     if comparison == "absolute":
         wilson = draft(f"Wilson score {level:.0%} interval of errors / requests")
         if candidate_value is None:
             return _insufficient(wilson, "candidate has no requests in the window")
+        if overcounted:
+            return _insufficient(wilson, "; ".join(overcounted))
         low, high = wilson_interval(candidate_errors, candidate_requests, level=level)
         return _judged(wilson, candidate_value, low, high)
 
     katz = f"risk ratio with Katz log {level:.0%} interval; two-proportion z-test"
     if candidate_value is None or baseline_value is None:
         return _insufficient(draft(katz), "both sides need requests in the window")
+    if overcounted:
+        return _insufficient(draft(katz), "; ".join(overcounted))
     assert baseline_errors is not None and baseline_requests is not None
     rr = risk_ratio(
         candidate_errors, candidate_requests, baseline_errors, baseline_requests, level=level

@@ -598,7 +598,16 @@ CRITERION_FIELDS: frozenset[str] = frozenset(
 
 
 LATENCY_METRICS: frozenset[str] = frozenset(
-    {_M.E2E_LATENCY_P50, _M.E2E_LATENCY_P95, _M.E2E_LATENCY_P99, _M.E2E_LATENCY_P999, _M.TTFT_P99}
+    {
+        _M.E2E_LATENCY_P50,
+        _M.E2E_LATENCY_P95,
+        _M.E2E_LATENCY_P99,
+        _M.E2E_LATENCY_P999,
+        _M.TTFT_P50,
+        _M.TTFT_P95,
+        _M.TTFT_P99,
+        _M.TTFT_P999,
+    }
 )
 # Counts, durations, money and energy: none is ever below zero.
 NON_NEGATIVE_METRICS: frozenset[str] = frozenset(

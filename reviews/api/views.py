@@ -342,6 +342,11 @@ class ReviewDecisionView(_ReviewsAPIView):
             fresh = selectors.review_detail_queryset().get(pk=review.pk)
             return Response(ReviewSerializer(fresh).data)
 
+        # Before the body is read: everyone but the A gets 403, whatever they sent.
+        if not services.may_decide_review(request.user, review.pilot):
+            raise exceptions.PermissionDenied(
+                "Only the holder of the A for this pilot's go/no-go decision decides reviews."
+            )
         return idempotent(request, decide, self.handle_exception)
 
 
@@ -390,6 +395,10 @@ class ReviewObjectionsView(_ReviewsAPIView):
             fresh = Objection.objects.select_related("by", "resolved_by").get(pk=objection.pk)
             return Response(ObjectionSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
+        if not services.may_object(request.user, review.pilot):
+            raise exceptions.PermissionDenied(
+                "Only holders of C in this pilot's RACI lodge objections."
+            )
         return idempotent(request, lodge, self.handle_exception)
 
 

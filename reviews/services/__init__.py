@@ -9,6 +9,8 @@ from reviews.services.evidence import evidence_seed, evidence_snapshot, review_s
 from reviews.services.review_settings import REVIEW_SETTINGS_FIELDS, review_settings_update
 from reviews.services.reviews import (
     letters_in,
+    may_decide_review,
+    may_object,
     may_read_review,
     may_submit_review,
     objection_lodge,
@@ -33,6 +35,8 @@ __all__ = [
     "evidence_seed",
     "evidence_snapshot",
     "letters_in",
+    "may_decide_review",
+    "may_object",
     "may_read_review",
     "may_submit_review",
     "objection_lodge",

@@ -31,6 +31,8 @@ from reviews.services.webhooks import webhook_dispatch
 
 __all__ = [
     "letters_in",
+    "may_decide_review",
+    "may_object",
     "may_read_review",
     "may_submit_review",
     "objection_lodge",
@@ -62,6 +64,17 @@ def _is_pm(user: Any) -> bool:
 def may_submit_review(user: Any, pilot: Pilot) -> bool:
     """R or C in the pilot's RACI, or a program manager."""
     return _is_pm(user) or bool(letters_in(user, pilot) & {_L.RESPONSIBLE, _L.CONSULTED})
+
+
+def may_decide_review(user: Any, pilot: Pilot) -> bool:
+    """The holder of the A of the pilot's go/no-go decision, nobody else."""
+    accountable = pilot_services.accountable_for(pilot)
+    return accountable is not None and getattr(user, "pk", None) == accountable.pk
+
+
+def may_object(user: Any, pilot: Pilot) -> bool:
+    """Holders of C in the pilot's RACI."""
+    return _L.CONSULTED in letters_in(user, pilot)
 
 
 def may_read_review(user: Any, pilot: Pilot) -> bool:
@@ -231,8 +244,7 @@ def review_decide(
     override reason is a ReviewError."""
     user = acting_user(actor)
     pilot = Pilot.objects.get(pk=review.pilot_id)
-    accountable = pilot_services.accountable_for(pilot)
-    if user is None or accountable is None or accountable.pk != user.pk:
+    if user is None or not may_decide_review(user, pilot):
         raise ReviewForbidden(
             "Only the holder of the A for this pilot's go/no-go decision decides reviews."
         )
@@ -336,7 +348,7 @@ def objection_lodge(*, review: Review, actor: Actor, text: str) -> Objection:
     """A Consulted person objects to an open review; the A is told."""
     user = acting_user(actor)
     pilot = review.pilot
-    if user is None or _L.CONSULTED not in letters_in(user, pilot):
+    if user is None or not may_object(user, pilot):
         raise ReviewForbidden("Only holders of C in this pilot's RACI lodge objections.")
     review = Review.objects.select_for_update().get(pk=review.pk)
     if review.is_decided:
