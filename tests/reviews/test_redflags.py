@@ -493,3 +493,48 @@ def test_an_outage_entered_through_the_service_raises_the_flag_after_commit(
         )
     (flag,) = open_flags("sla_breach")
     assert flag.source == contract
+
+
+def test_a_late_incident_on_a_vendor_contract_naming_no_backend_raises_the_flag_at_once(
+    world, procurement, as_user, django_capture_on_commit_callbacks
+):
+    """The SLA-breach rule is the candidate backend's *vendor*'s breaches:
+    a contract of that vendor that covers no backend (or others) still
+    counts, so its incident writes re-evaluate the pilots on every backend
+    of the vendor, not only the backends the contract names."""
+    client = as_user(procurement)
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = client.post(
+            reverse("api-contract-list"),
+            {
+                "vendor": "cerebras",
+                "start": "2026-01-01",
+                "end": "2026-12-31",
+                "replacement_hours": "4",
+            },
+            content_type="application/json",
+        ).json()["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("api-incident-list"),
+            {
+                "contract": contract,
+                "kind": "rma",
+                "opened_at": "2026-03-02T10:00:00Z",
+                "resolved_at": "2026-03-02T16:30:00Z",
+            },
+            content_type="application/json",
+        )
+    assert response.status_code == 201
+    flags = client.get(reverse("api-red-flag-list"), {"kind": "sla_breach", "open": "true"}).json()
+    assert [(f["pilot"], f["source_type"]) for f in flags["results"]] == [
+        (world["pilot"].pk, "incident")
+    ]
+    # A term change re-evaluates them too: 8 h allowed, the RMA was met.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.patch(
+            reverse("api-contract-detail", args=[contract]),
+            {"replacement_hours": "8"},
+            content_type="application/json",
+        )
+    assert open_flags("sla_breach") == []
