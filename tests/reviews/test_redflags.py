@@ -538,3 +538,58 @@ def test_a_late_incident_on_a_vendor_contract_naming_no_backend_raises_the_flag_
             content_type="application/json",
         )
     assert open_flags("sla_breach") == []
+
+
+def test_a_pilot_created_or_moved_through_the_api_has_its_flags_at_once(
+    world, pm, as_user, django_capture_on_commit_callbacks
+):
+    """A pilot write changes what its flags are about (its candidate
+    backend and target dates): the flags follow it after commit, without
+    waiting for the daily job."""
+    from tests.factories import CostCenterFactory
+
+    CostCenterFactory.create(code="CC-9")
+    _contract(world, end=dt.date(2026, 5, 31))
+    client = as_user(pm)
+    body = {
+        "name": "Late pilot",
+        "model_name": "llama-3.1-70b",
+        "candidate_backend": "wse-3",
+        "baseline_backend": BackendFactory.create(slug="h100").slug,
+        "team": "chat",
+        "cost_center": "CC-9",
+        "target_start": "2026-02-02",
+        "target_end": "2026-08-07",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/pilots/", body, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    pilot = response.json()["id"]
+    flags = client.get(reverse("api-red-flag-list"), {"pilot": pilot, "open": "true"}).json()
+    assert [f["kind"] for f in flags["results"]] == ["contract_ending"]
+
+    # The target end moved before the contract's end: nothing at risk any more.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.patch(
+            f"/api/v1/pilots/{pilot}/",
+            {"target_end": "2026-05-15"},
+            content_type="application/json",
+        )
+    assert response.status_code == 200, response.json()
+    flags = client.get(reverse("api-red-flag-list"), {"pilot": pilot, "open": "true"}).json()
+    assert flags["results"] == []
+
+
+def test_a_pilot_stopped_by_a_failed_phase_has_its_flags_cleared_at_once(
+    world, pm, django_capture_on_commit_callbacks
+):
+    from pilots.services import phases
+    from tests.factories import PhaseFactory
+
+    _contract(world, end=dt.date(2026, 5, 31))
+    phase = PhaseFactory.create(pilot=world["pilot"], status="active")
+    red_flags_evaluate()
+    assert [f.kind for f in open_flags()] == ["contract_ending"]
+    with django_capture_on_commit_callbacks(execute=True):
+        phases.phase_fail(phase=phase, actor=pm, message="no-go")
+    assert open_flags() == []
