@@ -593,3 +593,33 @@ def test_a_pilot_stopped_by_a_failed_phase_has_its_flags_cleared_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         phases.phase_fail(phase=phase, actor=pm, message="no-go")
     assert open_flags() == []
+
+
+def test_a_metrics_import_raises_the_thermal_flag_after_commit(
+    one_device, pm, as_user, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """An import is a write that can change the thermal flag: the pilots on
+    its backend are re-evaluated once it succeeded."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from metrics.catalog import seed_catalog
+
+    seed_catalog()
+    settings.MEDIA_ROOT = tmp_path / "media"
+    now = int(timezone.now().timestamp())
+    last_week, this_week = now - 10 * 86400, now - 2 * 3600
+    csv = (
+        f"{last_week},temperature_celsius,60,gpu=0\n{this_week},temperature_celsius,70,gpu=0\n"
+    ).encode()
+    client = as_user(pm)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/imports/",
+            {"file": SimpleUploadedFile("t.csv", csv, content_type="text/csv"), "backend": "wse-3"},
+        )
+    assert response.status_code == 202, response.json()
+    assert client.get(response["Location"]).json()["status"] == "succeeded"
+    flags = client.get(reverse("api-red-flag-list"), {"kind": "thermal_instability"}).json()
+    assert [(f["severity"], f["is_open"]) for f in flags["results"]] == [("medium", True)]
+    assert "rose 10.0 °C week over week" in flags["results"][0]["detail"]
