@@ -623,3 +623,28 @@ def test_a_metrics_import_raises_the_thermal_flag_after_commit(
     flags = client.get(reverse("api-red-flag-list"), {"kind": "thermal_instability"}).json()
     assert [(f["severity"], f["is_open"]) for f in flags["results"]] == [("medium", True)]
     assert "rose 10.0 °C week over week" in flags["results"][0]["detail"]
+
+
+def test_a_backend_moved_to_another_site_has_its_pilots_flags_follow(
+    world, admin_user, django_capture_on_commit_callbacks
+):
+    """The spares flags are about the candidate backend's site: moving the
+    backend (admin, through catalog.backend_update) re-evaluates them."""
+    from pilots.services import catalog
+
+    part = Part.objects.create(
+        vendor=world["vendor"],
+        part_number="WSE-PSU",
+        annual_failure_rate="0.1",
+        criticality="critical",
+    )
+    elsewhere = SiteFactory.create(slug="fra", name="Frankfurt")
+    StockLevel.objects.create(part=part, site=elsewhere, reorder_point=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.backend_update(backend=world["backend"], actor=admin_user, data={"site": elsewhere})
+    assert [f.kind for f in open_flags()] == ["spares_below_reorder"]
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.backend_update(
+            backend=world["backend"], actor=admin_user, data={"site": world["site"]}
+        )
+    assert open_flags() == []
