@@ -1,7 +1,7 @@
 """Signals the pilots app sends for apps above it (which it may not import).
 
 ``vendor_data_changed`` is sent after the commit of any write that can
-change a red flag (contracts, incidents, stock, units), with the ids of the
+change a red flag (contracts, incidents, stock, units, pilots), with the ids of the
 backends it touched (``backend_ids``; None means "any backend"). The reviews
 app connects to it and re-evaluates the red flags of the pilots on them.
 

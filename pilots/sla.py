@@ -75,6 +75,7 @@ __all__ = [
     "SlaTerms",
     "assess",
     "compliance",
+    "compliance_percent",
     "due_at",
     "month_label",
     "month_range",
@@ -280,6 +281,13 @@ def monthly_fee(fee: Decimal, fee_period: FeePeriod | str) -> Decimal:
     use the exact share."""
     exact = _monthly_fee_exact(fee, FeePeriod(fee_period))
     return Decimal(exact.numerator) / Decimal(exact.denominator)
+
+
+def compliance_percent(met: int, breached: int) -> float | None:
+    """met / (met + breached) × 100, exact until the float; None when
+    nothing is decided. Sums over several contracts use it too, so that a
+    vendor's figures are its contracts' to the last digit."""
+    return _percent(met, met + breached)
 
 
 def notice_date(end: dt.date, notice_days: int) -> dt.date:

@@ -13,3 +13,8 @@ class ReviewsConfig(AppConfig):
         from reviews.receivers import on_vendor_data_changed
 
         vendor_data_changed.connect(on_vendor_data_changed, dispatch_uid="reviews.red_flags")
+        # And the metrics imports (thermal instability), which metrics announces.
+        from metrics.signals import import_succeeded
+        from reviews.receivers import on_import_succeeded
+
+        import_succeeded.connect(on_import_succeeded, dispatch_uid="reviews.red_flags_import")

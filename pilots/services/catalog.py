@@ -11,6 +11,7 @@ from django.db import transaction
 from pilots.models import Backend, Vendor
 from pilots.services._common import audited_create, audited_update, check_fields
 from pilots.services.vendors import stamp_assessments
+from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, record_change, snapshot
 from portal.models import ChangeRecord
 
@@ -76,4 +77,7 @@ def backend_create(*, actor: Actor, data: Mapping[str, Any]) -> Backend:
 def backend_update(*, backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Backend:
     check_fields(data, BACKEND_FIELDS, "backend")
     backend = Backend.objects.select_for_update().get(pk=backend.pk)
-    return audited_update(actor=actor, instance=backend, data=data)
+    backend = audited_update(actor=actor, instance=backend, data=data)
+    # Its vendor, site and device count are what its pilots' red flags read.
+    send_vendor_data_changed(backend_ids=[backend.pk], sender=Backend)
+    return backend

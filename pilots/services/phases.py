@@ -26,6 +26,7 @@ from pilots.services._common import (
     audit_delete,
     audit_update,
 )
+from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, snapshot
 
 _S = Phase.Status
@@ -458,6 +459,8 @@ def _set_pilot_status(*, pilot: Pilot, status: str, actor: Actor, message: str =
     pilot.full_clean()
     pilot.save(update_fields=["status", "updated_at"])
     audit_update(actor=actor, instance=pilot, pilot=pilot, before=before, message=message)
+    # A closed pilot's red flags clear.
+    send_vendor_data_changed(backend_ids=[pilot.candidate_backend_id], sender=Pilot)
 
 
 def _apply(phase: Phase, pilot: Pilot, actor: Actor, message: str, **changes: Any) -> None:

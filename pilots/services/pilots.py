@@ -10,6 +10,7 @@ from django.db import transaction
 
 from pilots.models import Backend, Phase, Pilot, RaciActivity, ReadinessAnswer
 from pilots.services._common import DomainError, audit_create, audit_update
+from pilots.signals import send_vendor_data_changed
 from portal.audit import Actor, acting_user, snapshot
 
 # The built-in RACI activities every pilot starts with (DESIGN.md, "RACI").
@@ -96,6 +97,8 @@ def pilot_create(
         answer.full_clean()
         answer.save()
         audit_create(actor=actor, instance=answer, pilot=pilot)
+    # Its red flags: what its candidate backend shows during its target dates.
+    send_vendor_data_changed(backend_ids=[pilot.candidate_backend_id], sender=Pilot)
     return pilot
 
 
@@ -131,6 +134,7 @@ def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilo
             }
         )
     before = snapshot(pilot)
+    old_candidate = pilot.candidate_backend_id
     for field, value in data.items():
         if field == "cost_center":
             pilot.cost_center_id = getattr(value, "code", value)
@@ -139,4 +143,6 @@ def pilot_update(*, pilot: Pilot, actor: Actor, data: Mapping[str, Any]) -> Pilo
     pilot.full_clean()
     pilot.save()
     audit_update(actor=actor, instance=pilot, pilot=pilot, before=before)
+    # A new candidate backend or target dates change what its red flags are about.
+    send_vendor_data_changed(backend_ids=[old_candidate, pilot.candidate_backend_id], sender=Pilot)
     return pilot

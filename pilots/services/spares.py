@@ -307,28 +307,68 @@ def movement_record(
     return lines
 
 
+def _transfer_pair(line: StockMovement) -> StockMovement | None:
+    """The other line of a transfer. ``movement_record`` writes the outgoing
+    line, then the incoming one, holding both shelves' locks until commit:
+    no other line of either shelf can come between them, so the pair is the
+    other shelf's first matching line after the outgoing one (or its last
+    before the incoming one)."""
+    if line.counterpart_site_id is None:
+        return None
+    candidates = StockMovement.objects.filter(
+        stock__part_id=line.stock.part_id,
+        stock__site_id=line.counterpart_site_id,
+        kind=MovementKind.TRANSFERRED,
+        counterpart_site_id=line.stock.site_id,
+        quantity=line.quantity,
+        delta=-line.delta,
+        reverses__isnull=True,
+    ).select_related("stock__part", "stock__site")
+    if line.delta < 0:
+        return candidates.filter(pk__gt=line.pk).order_by("pk").first()
+    return candidates.filter(pk__lt=line.pk).order_by("-pk").first()
+
+
 @transaction.atomic
 def movement_reverse(*, actor: Actor, movement: StockMovement, note: str = "") -> StockMovement:
     """Undo a wrong movement with a new line of the opposite delta (the
-    ledger is never edited). Refused when that would leave the shelf
-    negative, or when the movement was reversed already."""
+    ledger is never edited); a transfer's two lines are undone together.
+    Refused when that would leave a shelf negative, or when the movement
+    was reversed already."""
     original = StockMovement.objects.select_related("stock__part", "stock__site").get(
         pk=movement.pk
     )
     if original.reverses_id is not None:
         raise DomainError("A reversal cannot itself be reversed; record a new movement.")
-    stock = _locked_shelf(actor=actor, part=original.stock.part, site=original.stock.site)
-    if StockMovement.objects.filter(reverses=original).exists():
+    lines = [original]
+    if original.kind == MovementKind.TRANSFERRED:
+        pair = _transfer_pair(original)
+        if pair is None:
+            raise DomainError(
+                "The other line of this transfer is not found; record a transfer back."
+            )
+        lines.append(pair)
+    # Shelves locked in id order, as movement_record does (no deadlock).
+    locked = {
+        line.stock.site_id: _locked_shelf(actor=actor, part=line.stock.part, site=line.stock.site)
+        for line in sorted(lines, key=lambda line: line.stock.site_id)
+    }
+    if StockMovement.objects.filter(reverses__in=lines).exists():
         raise DomainError("This movement was reversed already.")
-    line = _line(
-        actor=actor,
-        stock=stock,
-        kind=original.kind,
-        quantity=original.quantity,
-        delta=-original.delta,
-        note=note or f"reverses movement {original.pk}",
-        counterpart=original.counterpart_site,
-        reverses=original,
+    # The shelf that gives the units back is checked first: a refusal names it.
+    reversals: dict[int, StockMovement] = {}
+    for line in sorted(lines, key=lambda line: line.delta, reverse=True):
+        reversals[line.pk] = _line(
+            actor=actor,
+            stock=locked[line.stock.site_id],
+            kind=line.kind,
+            quantity=line.quantity,
+            delta=-line.delta,
+            note=note or f"reverses movement {line.pk}",
+            counterpart=line.counterpart_site,
+            reverses=line,
+        )
+    send_vendor_data_changed(
+        backend_ids=[b for site in locked for b in _site_backends(site)], sender=StockMovement
     )
-    send_vendor_data_changed(backend_ids=_site_backends(stock.site_id), sender=StockMovement)
-    return line
+    return reversals[original.pk]

@@ -99,6 +99,22 @@ def _slugs(backends: Iterable[Backend]) -> list[str]:
     return sorted(b.slug for b in backends)
 
 
+def _vendor_backend_ids(*vendor_ids: int) -> list[int]:
+    """The backends of these vendors: the SLA-breach red flag is about the
+    candidate backend's vendor, whichever backends the contract names."""
+    return list(Backend.objects.filter(vendor_id__in=vendor_ids).values_list("pk", flat=True))
+
+
+def _send_vendor_terms_changed(covered: Iterable[Backend], *vendor_ids: int) -> None:
+    """After a contract write: its terms may change the SLA-breach flags of
+    the pilots on any of its vendor's backends. The covered backends had
+    their signal (with the days costs refreshes); this one is for the rest."""
+    covered_ids = {b.pk for b in covered}
+    others = [pk for pk in _vendor_backend_ids(*vendor_ids) if pk not in covered_ids]
+    if others:
+        send_vendor_data_changed(backend_ids=others, sender=Contract)
+
+
 def _audit(
     *,
     actor: Actor,
@@ -137,6 +153,7 @@ def contract_create(
     send_vendor_data_changed(
         backend_ids=[b.pk for b in covered], sender=Contract, days=(contract.start, contract.end)
     )
+    _send_vendor_terms_changed(covered, contract.vendor_id)
     return contract
 
 
@@ -155,6 +172,7 @@ def contract_update(
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     before = snapshot(contract)
     old_days = (contract.start, contract.end)
+    old_vendor = contract.vendor_id
     old = list(contract.backends.all())
     for field, value in data.items():
         setattr(contract, field, value)
@@ -176,6 +194,7 @@ def contract_update(
         sender=Contract,
         days=(min(old_days[0], contract.start), max(old_days[1], contract.end)),
     )
+    _send_vendor_terms_changed([*old, *new], old_vendor, contract.vendor_id)
     return contract
 
 
@@ -199,7 +218,13 @@ def _check_incident(incident: Incident, backends: list[Backend]) -> None:
 
 
 def _incident_backend_ids(incident: Incident, backends: Iterable[Backend]) -> list[int]:
-    return [*incident.contract.backends.values_list("pk", flat=True), *(b.pk for b in backends)]
+    # The vendor's backends include the contract's in practice, but a
+    # contract may name another vendor's backend.
+    return [
+        *incident.contract.backends.values_list("pk", flat=True),
+        *(b.pk for b in backends),
+        *_vendor_backend_ids(incident.contract.vendor_id),
+    ]
 
 
 @transaction.atomic

@@ -340,3 +340,62 @@ def test_unit_and_movement_lists_query_counts_are_flat(
     # session, user, groups, movements with shelf, part, site, other site, author.
     with django_assert_num_queries(4):
         assert len(client.get(reverse("api-movement-list")).json()["results"]) == 4
+
+
+def _on_hand(client: Any) -> dict[str, int]:
+    rows = client.get(reverse("api-stock-list")).json()["results"]
+    return {row["site"]: row["on_hand"] for row in rows}
+
+
+@pytest.mark.parametrize("line", ["outgoing", "incoming"])
+def test_reversing_a_transfer_undoes_both_of_its_lines(as_user, procurement, world, line):
+    """A transfer is two lines; reversing either puts the units back where
+    they came from (it does not leave them at the destination as well)."""
+    client = as_user(procurement)
+    SiteFactory.create(slug="fra", name="Frankfurt")
+    post(
+        client,
+        "api-movement-list",
+        {"part": "GPU-H100", "site": "ams", "kind": "received", "quantity": 3},
+    )
+    moved = post(
+        client,
+        "api-movement-list",
+        {"part": "GPU-H100", "site": "ams", "kind": "transferred", "quantity": 2, "to_site": "fra"},
+    ).json()
+    target = moved["id"]
+    if line == "incoming":
+        target = StockMovement.objects.get(stock__site__slug="fra", kind="transferred").pk
+    response = client.post(reverse("api-movement-reverse", args=[target]), {})
+    assert response.status_code == 201, response.json()
+    assert _on_hand(client) == {"ams": 3, "fra": 0}
+    assert StockMovement.objects.filter(reverses__isnull=False).count() == 2
+    # Either line of it is reversed now.
+    again = client.post(reverse("api-movement-reverse", args=[moved["id"]]), {})
+    assert again.status_code == 400
+
+
+def test_a_transfer_whose_units_were_used_at_the_destination_cannot_be_reversed(
+    as_user, procurement, world
+):
+    client = as_user(procurement)
+    SiteFactory.create(slug="fra", name="Frankfurt")
+    post(
+        client,
+        "api-movement-list",
+        {"part": "GPU-H100", "site": "ams", "kind": "received", "quantity": 3},
+    )
+    moved = post(
+        client,
+        "api-movement-list",
+        {"part": "GPU-H100", "site": "ams", "kind": "transferred", "quantity": 2, "to_site": "fra"},
+    ).json()
+    post(
+        client,
+        "api-movement-list",
+        {"part": "GPU-H100", "site": "fra", "kind": "consumed", "quantity": 1},
+    )
+    response = client.post(reverse("api-movement-reverse", args=[moved["id"]]), {})
+    assert response.status_code == 409
+    assert response.json()["error"]["on_hand"] == 1
+    assert _on_hand(client) == {"ams": 1, "fra": 1}

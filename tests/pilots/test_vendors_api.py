@@ -357,3 +357,29 @@ def test_incident_list_query_count_is_flat(as_user, pm, backend, django_assert_n
     with django_assert_num_queries(5):
         response = client.get(reverse("api-incident-list"))
     assert len(response.json()["results"]) == 5
+
+
+def test_a_vendor_with_one_contract_has_exactly_that_contracts_figures(
+    as_user, procurement, backend
+):
+    """Per vendor "the same" figures: with one contract, the vendor's
+    compliance is the contract's to the last digit (1 met of 3 is
+    33.333333333333336, the float nearest 100 / 3)."""
+    client = as_user(procurement)
+    contract = post(client, "api-contract-list", contract_body()).json()["id"]
+    for opened, resolved in [((2, 0), (2, 3)), ((3, 0), (3, 5)), ((4, 0), (4, 9))]:
+        post(
+            client,
+            "api-incident-list",
+            {
+                "contract": contract,
+                "kind": "rma",
+                "opened_at": t(*opened),
+                "resolved_at": t(*resolved),
+            },
+        )
+    window = {"from": "2026-02", "to": "2026-03"}
+    by_contract = client.get(reverse("api-contract-compliance", args=[contract]), window).json()
+    by_vendor = client.get(reverse("api-vendor-compliance", args=["cerebras"]), window).json()
+    assert by_contract["total"]["compliance_percent"] == 100 / 3 == 33.333333333333336
+    assert by_vendor == by_contract

@@ -493,3 +493,158 @@ def test_an_outage_entered_through_the_service_raises_the_flag_after_commit(
         )
     (flag,) = open_flags("sla_breach")
     assert flag.source == contract
+
+
+def test_a_late_incident_on_a_vendor_contract_naming_no_backend_raises_the_flag_at_once(
+    world, procurement, as_user, django_capture_on_commit_callbacks
+):
+    """The SLA-breach rule is the candidate backend's *vendor*'s breaches:
+    a contract of that vendor that covers no backend (or others) still
+    counts, so its incident writes re-evaluate the pilots on every backend
+    of the vendor, not only the backends the contract names."""
+    client = as_user(procurement)
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = client.post(
+            reverse("api-contract-list"),
+            {
+                "vendor": "cerebras",
+                "start": "2026-01-01",
+                "end": "2026-12-31",
+                "replacement_hours": "4",
+            },
+            content_type="application/json",
+        ).json()["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("api-incident-list"),
+            {
+                "contract": contract,
+                "kind": "rma",
+                "opened_at": "2026-03-02T10:00:00Z",
+                "resolved_at": "2026-03-02T16:30:00Z",
+            },
+            content_type="application/json",
+        )
+    assert response.status_code == 201
+    flags = client.get(reverse("api-red-flag-list"), {"kind": "sla_breach", "open": "true"}).json()
+    assert [(f["pilot"], f["source_type"]) for f in flags["results"]] == [
+        (world["pilot"].pk, "incident")
+    ]
+    # A term change re-evaluates them too: 8 h allowed, the RMA was met.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.patch(
+            reverse("api-contract-detail", args=[contract]),
+            {"replacement_hours": "8"},
+            content_type="application/json",
+        )
+    assert open_flags("sla_breach") == []
+
+
+def test_a_pilot_created_or_moved_through_the_api_has_its_flags_at_once(
+    world, pm, as_user, django_capture_on_commit_callbacks
+):
+    """A pilot write changes what its flags are about (its candidate
+    backend and target dates): the flags follow it after commit, without
+    waiting for the daily job."""
+    from tests.factories import CostCenterFactory
+
+    CostCenterFactory.create(code="CC-9")
+    _contract(world, end=dt.date(2026, 5, 31))
+    client = as_user(pm)
+    body = {
+        "name": "Late pilot",
+        "model_name": "llama-3.1-70b",
+        "candidate_backend": "wse-3",
+        "baseline_backend": BackendFactory.create(slug="h100").slug,
+        "team": "chat",
+        "cost_center": "CC-9",
+        "target_start": "2026-02-02",
+        "target_end": "2026-08-07",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/pilots/", body, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    pilot = response.json()["id"]
+    flags = client.get(reverse("api-red-flag-list"), {"pilot": pilot, "open": "true"}).json()
+    assert [f["kind"] for f in flags["results"]] == ["contract_ending"]
+
+    # The target end moved before the contract's end: nothing at risk any more.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.patch(
+            f"/api/v1/pilots/{pilot}/",
+            {"target_end": "2026-05-15"},
+            content_type="application/json",
+        )
+    assert response.status_code == 200, response.json()
+    flags = client.get(reverse("api-red-flag-list"), {"pilot": pilot, "open": "true"}).json()
+    assert flags["results"] == []
+
+
+def test_a_pilot_stopped_by_a_failed_phase_has_its_flags_cleared_at_once(
+    world, pm, django_capture_on_commit_callbacks
+):
+    from pilots.services import phases
+    from tests.factories import PhaseFactory
+
+    _contract(world, end=dt.date(2026, 5, 31))
+    phase = PhaseFactory.create(pilot=world["pilot"], status="active")
+    red_flags_evaluate()
+    assert [f.kind for f in open_flags()] == ["contract_ending"]
+    with django_capture_on_commit_callbacks(execute=True):
+        phases.phase_fail(phase=phase, actor=pm, message="no-go")
+    assert open_flags() == []
+
+
+def test_a_metrics_import_raises_the_thermal_flag_after_commit(
+    one_device, pm, as_user, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """An import is a write that can change the thermal flag: the pilots on
+    its backend are re-evaluated once it succeeded."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from metrics.catalog import seed_catalog
+
+    seed_catalog()
+    settings.MEDIA_ROOT = tmp_path / "media"
+    now = int(timezone.now().timestamp())
+    last_week, this_week = now - 10 * 86400, now - 2 * 3600
+    csv = (
+        f"{last_week},temperature_celsius,60,gpu=0\n{this_week},temperature_celsius,70,gpu=0\n"
+    ).encode()
+    client = as_user(pm)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/imports/",
+            {"file": SimpleUploadedFile("t.csv", csv, content_type="text/csv"), "backend": "wse-3"},
+        )
+    assert response.status_code == 202, response.json()
+    assert client.get(response["Location"]).json()["status"] == "succeeded"
+    flags = client.get(reverse("api-red-flag-list"), {"kind": "thermal_instability"}).json()
+    assert [(f["severity"], f["is_open"]) for f in flags["results"]] == [("medium", True)]
+    assert "rose 10.0 °C week over week" in flags["results"][0]["detail"]
+
+
+def test_a_backend_moved_to_another_site_has_its_pilots_flags_follow(
+    world, admin_user, django_capture_on_commit_callbacks
+):
+    """The spares flags are about the candidate backend's site: moving the
+    backend (admin, through catalog.backend_update) re-evaluates them."""
+    from pilots.services import catalog
+
+    part = Part.objects.create(
+        vendor=world["vendor"],
+        part_number="WSE-PSU",
+        annual_failure_rate="0.1",
+        criticality="critical",
+    )
+    elsewhere = SiteFactory.create(slug="fra", name="Frankfurt")
+    StockLevel.objects.create(part=part, site=elsewhere, reorder_point=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.backend_update(backend=world["backend"], actor=admin_user, data={"site": elsewhere})
+    assert [f.kind for f in open_flags()] == ["spares_below_reorder"]
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.backend_update(
+            backend=world["backend"], actor=admin_user, data={"site": world["site"]}
+        )
+    assert open_flags() == []
