@@ -25,6 +25,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from metrics import catalog
+from metrics.models import Series
 from metrics.selectors import metrics_summary
 from pilots import sla
 from pilots.models import (
@@ -253,29 +255,55 @@ def _thermal_weeks(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datet
     return end - 2 * THERMAL_WINDOW, end - THERMAL_WINDOW, end
 
 
+def _throttle_devices(backend: Backend, start: dt.datetime, end: dt.datetime) -> int:
+    """How many devices reported throttle time in [start, end): the
+    throttle series with a rollup there, one device per label set once the
+    throttle reason (power, thermal) is set aside. One query."""
+    labels = (
+        Series.objects.filter(
+            backend=backend,
+            metric__name=catalog.THROTTLE_SECONDS,
+            rollups__hour__gte=start,
+            rollups__hour__lt=end,
+        )
+        .values_list("id", "labels")
+        .distinct()
+    )
+    devices = {
+        tuple(sorted((k, str(v)) for k, v in (found or {}).items() if k != "reason"))
+        for _, found in labels
+    }
+    return len(devices)
+
+
 def _thermal(backend: Backend, now: dt.datetime) -> list[Finding]:
     """Thermal instability over the last 7 days (issue 12, §4).
 
-    Throttle time is summed over the backend's devices (and over power and
-    thermal reasons), so "over 1 % of the time" compares it with 1 % of
-    the device-time of the week, 7 days × the backend's device count: eight
-    GPUs each throttled 0.5 % of the week are throttled 0.5 % of the time,
-    not 4 %. (Power and thermal throttling of one device at once count
-    twice: the counters cannot tell, so the share errs towards raising.)
+    "Throttle time over 1 % of the time" is the throttle time of the week
+    against 1 % of the time of the devices that report it: the throttle
+    series with data this week, one device per label set (power and
+    thermal reasons of one GPU are one device). Eight GPUs each throttled
+    0.5 % of the week are throttled 0.5 % of the time, not 4 %; a single
+    backend-wide throttle counter is measured against the week itself.
+    (Power and thermal throttling of one device at once count twice: the
+    counters cannot tell, so the share errs towards raising.)
     The max temperature is this week's highest sample against last week's,
     compared exactly (5.0 °C more is not "more than 5 °C").
     """
     last_start, this_start, end = _thermal_weeks(now)
     this_week = metrics_summary(backend=backend, start=this_start, end=end)
     reasons: list[str] = []
-    device_seconds = THERMAL_WINDOW.total_seconds() * max(backend.device_count, 1)
     throttled = this_week.throttle_seconds
-    throttling = throttled is not None and throttled > THROTTLE_SHARE * device_seconds
-    if throttling:
-        assert throttled is not None
-        reasons.append(
-            f"throttled {throttled / device_seconds:.2%} of the last 7 days' device-time (over 1 %)"
-        )
+    throttling = False
+    if throttled:
+        devices = _throttle_devices(backend, this_start, end)
+        device_seconds = THERMAL_WINDOW.total_seconds() * max(devices, 1)
+        throttling = throttled > THROTTLE_SHARE * device_seconds
+        if throttling:
+            reasons.append(
+                f"throttled {throttled / device_seconds:.2%} of the last 7 days' "
+                f"device-time (over 1 %, {max(devices, 1)} reporting)"
+            )
     if this_week.temperature_max is not None:
         last_week = metrics_summary(backend=backend, start=last_start, end=this_start)
         if last_week.temperature_max is not None:

@@ -278,7 +278,7 @@ def _series(backend: Any, metric: str, **labels: str) -> Any:
 def _throttle(backend: Any, seconds_per_hour: float, hours: list[dt.datetime], **labels: str):
     from tests.factories import HourlyRollupFactory
 
-    series = _series(backend, "throttle_seconds_total", reason="thermal", **labels)
+    series = _series(backend, "throttle_seconds_total", **{"reason": "thermal", **labels})
     for hour in hours:
         HourlyRollupFactory.create(series=series, hour=hour, first=0.0, last=seconds_per_hour)
     return series
@@ -317,20 +317,33 @@ def test_throttle_time_over_one_percent_of_the_week_is_raised(one_device, second
         (flag,) = flags
         assert flag.severity == "high"
         assert flag.source == one_device["backend"]
-        assert "throttled 1.50% of the last 7 days' device-time (over 1 %)" in flag.detail
+        expected = "throttled 1.50% of the last 7 days' device-time (over 1 %, 1 reporting)"
+        assert expected in flag.detail
 
 
 def test_throttle_time_is_a_share_of_every_devices_time(world):
-    # 8 devices (the factory's), each throttled 0.5 % of the week: 0.5 %, not 4 %.
+    # 8 devices reporting, each throttled 0.5 % of the week: 0.5 %, not 4 %.
     for gpu in range(8):
         _throttle(world["backend"], 18.0, THIS_WEEK, gpu=str(gpu))
     red_flags_evaluate(now=THERMAL_NOW)
     assert open_flags("thermal_instability") == []
-    # Eight more hours of one device throttled throughout put the fleet over 1 %.
-    _throttle(world["backend"], 3600.0, THIS_WEEK[:8], gpu="0", extra="burst")
+    # Eight more hours of one device power-throttled throughout (the same
+    # device: another reason) put the fleet over 1 %.
+    _throttle(world["backend"], 3600.0, THIS_WEEK[:8], gpu="0", reason="power")
     red_flags_evaluate(now=THERMAL_NOW)
     (flag,) = open_flags("thermal_instability")
     assert "throttled 1.10%" in flag.detail  # (8 × 3,024 + 28,800) / (8 × 604,800)
+
+
+def test_one_backend_wide_throttle_counter_is_a_share_of_the_week(world):
+    # The factory's backend has 8 devices, but a single throttle counter
+    # reports the backend as a whole: 1.5 % of the week is 1.5 %, not 0.19 %.
+    assert world["backend"].device_count == 8
+    _throttle(world["backend"], 54.0, THIS_WEEK)
+    red_flags_evaluate(now=THERMAL_NOW)
+    (flag,) = open_flags("thermal_instability")
+    expected = "throttled 1.50% of the last 7 days' device-time (over 1 %, 1 reporting)"
+    assert expected in flag.detail
 
 
 def test_throttling_before_the_last_seven_days_does_not_count(one_device):
