@@ -68,7 +68,6 @@ __all__ = [
     "bill_import_progress",
     "bill_mapping_list",
     "bill_unmatched",
-    "contract_covers",
     "monthly_unit_costs",
     "parse_period",
     "pilot_economics",
@@ -287,18 +286,6 @@ def backend_contract_fees(
                     )
                 )
     return dict(fees)
-
-
-def contract_covers(*, backend_id: int, day: dt.date) -> bool:
-    """Whether a contract with a recurring (monthly or yearly) fee covers
-    the backend on ``day``: what a cost model taking its opex from contract
-    needs on its effective date."""
-    return any(
-        fee.covers(day)
-        for fee in backend_contract_fees(backend_ids=[backend_id], start=day, end=day).get(
-            backend_id, []
-        )
-    )
 
 
 CENT = Decimal("0.01")

@@ -15,8 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from costs.models import CostCenter, CostModel, CostModelKind, OpexSource, UsageMapping
-from costs.selectors import contract_covers
+from costs.models import CostCenter, CostModel, UsageMapping
 from costs.services.allocation import allocation_refresh_later, is_day_closed, utc_today
 from metrics import selectors as metrics_selectors
 from portal.audit import Actor, record_change, snapshot
@@ -218,20 +217,6 @@ def _refresh_model_days(model: CostModel, *spans: tuple[dt.date, dt.date]) -> No
         allocation_refresh_later(backend_ids=[model.backend_id], start=start, end=end)
 
 
-def _check_contract(model: CostModel) -> None:
-    """An owned model taking its opex from contract needs a contract with a
-    monthly or yearly fee covering its backend on its effective date (a
-    later gap in cover is priced 0 and shown on showback, not refused)."""
-    if model.kind != CostModelKind.OWNED or model.opex_source != OpexSource.CONTRACT:
-        return
-    if not contract_covers(backend_id=model.backend_id, day=model.effective_from):
-        raise _refusal(
-            f"No contract with a monthly or yearly fee covers {model.backend} on "
-            f"{model.effective_from:%Y-%m-%d}: add the contract first, or type the opex.",
-            "opex_source",
-        )
-
-
 def _check_open(model: CostModel) -> None:
     if is_day_closed(model.effective_from):
         raise _refusal(
@@ -247,7 +232,6 @@ def cost_model_create(*, actor: Actor, data: Mapping[str, Any]) -> CostModel:
     model = CostModel(**{"currency": settings.PILOTGATE_CURRENCY, **data})
     model.full_clean()
     _check_open(model)
-    _check_contract(model)
     model.save()
     record_change(
         actor=actor,
@@ -274,7 +258,6 @@ def cost_model_update(*, actor: Actor, model: CostModel, data: Mapping[str, Any]
         setattr(model, field, value)
     model.full_clean()
     _check_open(model)
-    _check_contract(model)
     model.save()
     record_change(
         actor=actor,

@@ -1,6 +1,6 @@
 """An owned cost model may take its opex from the contract covering its
 backend (issue 12, §1): the calculator, the allocation service, the
-refusal without a covering contract, the showback footnote on a day no
+a model saved before its contract, the showback footnote on a day no
 contract covers, the refresh after a fee change, and the API."""
 
 from __future__ import annotations
@@ -152,16 +152,27 @@ def test_a_contract_covering_two_backends_shares_its_fee(wafer, gpu, platform):
     assert sorted(BackendDay.objects.values_list("opex", flat=True)) == [D(500), D(500)]
 
 
-def test_without_a_covering_contract_the_model_is_refused(wafer):
-    contract(wafer, start=dt.date(2026, 5, 1))  # starts after the model
+def test_a_model_before_its_contract_prices_0_until_the_contract_comes(
+    wafer, platform, django_capture_on_commit_callbacks
+):
+    # No refusal: finance may choose "from contract" before procurement has
+    # entered the contract. Days nothing covers are priced 0 and footnoted.
+    contract(wafer, start=dt.date(2026, 5, 1))  # starts after April
     contract(BackendFactory.create(slug="other"), start=APRIL_1)  # covers another backend
     contract(wafer, start=APRIL_1, fee_period="one_off")  # a one-off fee is no opex
-    with pytest.raises(ValidationError) as refused:
-        from_contract(wafer)
-    assert "No contract with a monthly or yearly fee covers" in str(
-        refused.value.message_dict["opex_source"]
-    )
-    assert not CostModel.objects.exists()
+    from_contract(wafer)
+    refresh(wafer, start=APRIL_1, end=APRIL_30)
+    april = BackendDay.objects.filter(backend=wafer, day__lte=APRIL_30)
+    assert set(april.values_list("opex", "opex_source")) == {(D(0), "no_contract")}
+    (row,) = selectors.showback(period=APRIL, user=None).backends
+    assert (row.cost, row.days_without_contract) == (D("0.00"), 30)
+
+    # The contract arrives: its write refreshes the days the model prices.
+    with django_capture_on_commit_callbacks(execute=True):
+        contract(wafer, start=APRIL_1, end=APRIL_30)
+    assert set(april.values_list("opex", "opex_source")) == {(D(1000), "contract")}
+    (row,) = selectors.showback(period=APRIL, user=None).backends
+    assert (row.cost, row.days_without_contract) == (D("30000.00"), 0)
 
 
 @pytest.mark.parametrize(
@@ -266,10 +277,18 @@ def test_the_api_takes_and_shows_the_opex_source(finance, wafer):
     assert typed.json()["opex_source"] == "typed"
 
 
-def test_the_api_refuses_from_contract_without_a_contract_naming_the_field(finance, wafer):
-    response = _post(finance, backend=wafer.slug, opex_source="contract")
-    assert response.status_code == 400
-    assert "opex_source" in response.json()["error"]["fields"], response.json()
+def test_the_api_takes_from_contract_before_the_contract_and_refuses_it_on_cloud(finance, wafer):
+    assert _post(finance, backend=wafer.slug, opex_source="contract").status_code == 201
+    cloud = _post(
+        finance,
+        backend=wafer.slug,
+        kind="cloud_rate",
+        effective_from="2026-05-01",
+        rate_per_device_hour="2.00",
+        opex_source="contract",
+    )
+    assert cloud.status_code == 400
+    assert "opex_source" in cloud.json()["error"]["fields"], cloud.json()
 
 
 def test_the_cost_models_page_says_the_opex_comes_from_contract(wafer, as_user, finance):
@@ -301,17 +320,10 @@ def _admin_form(backend: Backend, **extra: str) -> dict[str, str]:
     }
 
 
-def test_the_admin_form_offers_the_choice_and_refuses_without_a_contract(
-    wafer, as_user, admin_user
-):
+def test_the_admin_form_offers_the_choice(wafer, as_user, admin_user):
     client = as_user(admin_user)
     add = reverse("admin:costs_costmodel_add")
     assert 'name="opex_source"' in client.get(add).content.decode()
-
-    refused = client.post(add, _admin_form(wafer))
-    assert refused.status_code == 200
-    assert "No contract with a monthly or yearly fee covers" in refused.content.decode()
-    assert not CostModel.objects.exists()
 
     contract(wafer)
     assert client.post(add, _admin_form(wafer)).status_code == 302
