@@ -42,6 +42,7 @@ __all__ = [
     "metrics_timeseries",
     "series_usage",
     "summary_note",
+    "throttle_devices",
     "usage_series",
 ]
 
@@ -264,6 +265,33 @@ def _figures(f: _Figures) -> dict[str, Any]:
         "throttled_samples": f.get(catalog.THROTTLE_ACTIVE, "total"),
         "xid_errors": f.get(catalog.XID_ERRORS, "total"),
     }
+
+
+def throttle_devices(
+    *,
+    backend: Backend,
+    start: dt.datetime,
+    end: dt.datetime,
+    pilot: Pilot | None = None,
+) -> int:
+    """How many devices reported throttle time in [start, end): the
+    throttle-time series with a rollup there, one device per label set once
+    the throttle reason (power, thermal) is set aside. "Throttle time over
+    1 % of the time" compares the summed throttle time with 1 % of these
+    devices' time (a single backend-wide counter is one device). One query."""
+    found = (
+        _rollups(backend=backend, start=start, end=end, pilot=pilot)
+        .filter(series__metric__name=catalog.THROTTLE_SECONDS)
+        .values_list("series_id", "series__labels")
+        .order_by()
+        .distinct()
+    )
+    return len(
+        {
+            tuple(sorted((k, str(v)) for k, v in (labels or {}).items() if k != "reason"))
+            for _, labels in found
+        }
+    )
 
 
 def metrics_summary(

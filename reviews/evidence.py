@@ -23,7 +23,8 @@ because PostgreSQL's jsonb has no infinity)::
             "requests": float, "errors": float,
             "tokens": [[amount, seconds], ...],          # one per hour with data
             "summary": {"joules_per_token", "temperature_max",
-                        "throttle_seconds", "throttle_events"},
+                        "throttle_seconds", "throttle_events",
+                        "throttle_devices"},   # absent in older snapshots: 1
             "cost_per_1m_tokens": str | None, "cost_per_inference": str | None}
     HIST = {"bounds": ["0.1", ..., "+Inf"], "counts": [[c or None, ...], ...]}
 """
@@ -260,6 +261,7 @@ def evaluate(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         p999_ratio=_p999_ratio(hists, cache) if p99_threshold is not None else None,
         p99_ratio_threshold=p99_threshold,
         throttle_seconds=_float(inputs["candidate"]["summary"].get("throttle_seconds")),
+        throttle_devices=int(inputs["candidate"]["summary"].get("throttle_devices") or 1),
         max_temperature=_float(inputs["candidate"]["summary"].get("temperature_max")),
         temperature_limit=_float(parameters.get("temperature_limit")),
     )

@@ -1207,6 +1207,7 @@ def red_flags(
     p999_ratio: float | None = None,
     p99_ratio_threshold: float | None = None,
     throttle_seconds: float | None = None,
+    throttle_devices: int = 1,
     max_temperature: float | None = None,
     temperature_limit: float | None = None,
 ) -> list[RedFlag]:
@@ -1214,8 +1215,11 @@ def red_flags(
 
     - tail regression: candidate p99.9 / baseline p99.9 above what the
       (relative, at-most) p99 criterion allows;
-    - thermal instability: throttle time over 1 % of the window, or a max
-      temperature within 5 °C of the device limit, where one is known.
+    - thermal instability: throttle time over 1 % of the window's
+      device-time (the window × ``throttle_devices``, the devices that
+      reported throttle time: eight GPUs each throttled 0.5 % are 0.5 %),
+      or a max temperature within 5 °C of the device limit, where one is
+      known.
     """
     flags = []
     if (
@@ -1230,16 +1234,18 @@ def red_flags(
                 f"the p99 criterion allows {p99_ratio_threshold:g}×",
             )
         )
+    device_seconds = window_seconds * max(throttle_devices, 1)
     if (
         throttle_seconds is not None
-        and window_seconds > 0
-        and throttle_seconds > 0.01 * window_seconds
+        and device_seconds > 0
+        and throttle_seconds > 0.01 * device_seconds
     ):
         flags.append(
             RedFlag(
                 "thermal_throttling",
                 f"throttled {throttle_seconds:g} s, "
-                f"{throttle_seconds / window_seconds:.2%} of the window (over 1 %)",
+                f"{throttle_seconds / device_seconds:.2%} of the window's device-time "
+                f"(over 1 %, {max(throttle_devices, 1)} reporting)",
             )
         )
     if (

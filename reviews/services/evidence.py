@@ -90,6 +90,9 @@ def _side(
             "temperature_max": summary.temperature_max,
             "throttle_seconds": summary.throttle_seconds,
             "throttle_events": summary.throttle_events,
+            "throttle_devices": metrics_selectors.throttle_devices(
+                backend=backend, start=start, end=end, pilot=scope
+            ),
         },
         "cost_per_1m_tokens": None,
         "cost_per_inference": None,

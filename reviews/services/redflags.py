@@ -25,9 +25,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from metrics import catalog
-from metrics.models import Series
-from metrics.selectors import metrics_summary
+from metrics.selectors import metrics_summary, throttle_devices
 from pilots import sla
 from pilots.models import (
     CLOSED_PILOT_STATUSES,
@@ -255,27 +253,6 @@ def _thermal_weeks(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datet
     return end - 2 * THERMAL_WINDOW, end - THERMAL_WINDOW, end
 
 
-def _throttle_devices(backend: Backend, start: dt.datetime, end: dt.datetime) -> int:
-    """How many devices reported throttle time in [start, end): the
-    throttle series with a rollup there, one device per label set once the
-    throttle reason (power, thermal) is set aside. One query."""
-    labels = (
-        Series.objects.filter(
-            backend=backend,
-            metric__name=catalog.THROTTLE_SECONDS,
-            rollups__hour__gte=start,
-            rollups__hour__lt=end,
-        )
-        .values_list("id", "labels")
-        .distinct()
-    )
-    devices = {
-        tuple(sorted((k, str(v)) for k, v in (found or {}).items() if k != "reason"))
-        for _, found in labels
-    }
-    return len(devices)
-
-
 def _thermal(backend: Backend, now: dt.datetime) -> list[Finding]:
     """Thermal instability over the last 7 days (issue 12, §4).
 
@@ -296,7 +273,7 @@ def _thermal(backend: Backend, now: dt.datetime) -> list[Finding]:
     throttled = this_week.throttle_seconds
     throttling = False
     if throttled:
-        devices = _throttle_devices(backend, this_start, end)
+        devices = throttle_devices(backend=backend, start=this_start, end=end)
         device_seconds = THERMAL_WINDOW.total_seconds() * max(devices, 1)
         throttling = throttled > THROTTLE_SHARE * device_seconds
         if throttling:

@@ -164,6 +164,46 @@ def test_red_flags_tail_regression_and_thermal(setup: Any) -> None:
     assert codes == {"tail_regression", "thermal_throttling"}
 
 
+def test_throttle_of_many_gpus_is_a_share_of_their_time(
+    pilot_team: Any, approver: Any, client_for: Any
+) -> None:
+    import datetime as dt
+
+    from metrics import catalog
+    from metrics.models import HourlyRollup, MetricDefinition
+    from tests.factories import HourlyRollupFactory, SeriesFactory
+    from tests.reviews.builders import START
+
+    pilot, phase, _ = pilot_in_canary(responsible=pilot_team, accountable=approver)
+    feed(pilot.candidate_backend)  # its own throttle counter reads 0
+    feed(pilot.baseline_backend)
+    ExitCriterionFactory(phase=phase, metric=P99)
+    throttle = MetricDefinition.objects.get(name=catalog.THROTTLE_SECONDS)
+    for gpu in range(8):  # each 60 s an hour for 24 h: 0.83 % of the 48 h window
+        series = SeriesFactory(
+            backend=pilot.candidate_backend, metric=throttle, labels={"gpu": str(gpu)}
+        )
+        for h in range(24):
+            HourlyRollupFactory(series=series, hour=START + dt.timedelta(hours=h), increase=60.0)
+    candidate_throttle = HourlyRollup.objects.filter(
+        series__metric=throttle, series__backend=pilot.candidate_backend
+    )
+    assert candidate_throttle.count() == 24 * 9
+    review = (
+        client_for(pilot_team)
+        .post(
+            f"/api/v1/pilots/{pilot.pk}/reviews/",
+            {"phase": phase.pk, "recommendation": "go"},
+            format="json",
+        )
+        .json()
+    )
+    # 11,520 s in all is 6.7 % of the window, but 0.74 % of 9 devices' time.
+    assert "thermal_throttling" not in {f["code"] for f in review["evidence"]["red_flags"]}
+    stored = Review.objects.get(pk=review["id"]).snapshot
+    assert stored["inputs"]["candidate"]["summary"]["throttle_devices"] == 9
+
+
 def test_rerunning_the_snapshot_gives_the_same_verdicts(setup: Any) -> None:
     review = setup(
         candidate={"scale": 1.02, "error_rate": 0.0009},

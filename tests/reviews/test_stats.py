@@ -952,6 +952,18 @@ def test_red_flags():
     assert all(json.dumps(f.to_dict()) for f in flags)
 
 
+def test_throttle_time_is_a_share_of_the_reporting_devices_time():
+    window = 3600 * 100  # 1 % is 3,600 s per device
+    # Eight GPUs each throttled 0.5 % of the window: 0.5 % of the device-time.
+    assert red_flags(window_seconds=window, throttle_seconds=8 * 1800, throttle_devices=8) == []
+    # The same total from one backend-wide counter is 4 % of the window.
+    (flag,) = red_flags(window_seconds=window, throttle_seconds=8 * 1800)
+    assert flag.code == "thermal_throttling"
+    assert "4.00% of the window's device-time (over 1 %, 1 reporting)" in flag.message
+    (flag,) = red_flags(window_seconds=window, throttle_seconds=8 * 3601, throttle_devices=8)
+    assert "(over 1 %, 8 reporting)" in flag.message
+
+
 def test_no_red_flags_within_limits():
     assert (
         red_flags(
