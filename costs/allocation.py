@@ -118,9 +118,13 @@ def allocate_day(
     if tie_key is not None:
         keys.sort(key=tie_key)
     exponent = min(-places, _exponent(cost))
-    c = Fraction(cost)
-    u = {key: Fraction(usage[key]) for key in keys}
-    total_usage = sum(u.values(), Fraction(0))
+    # Every share has the same denominator, so the day is apportioned in
+    # integers (units of 10^exponent over one common denominator) rather than
+    # in Fractions: exactly the same figures, without a gcd per operation
+    # (a month of 20 backends × 50 cost centers is 30,000 shares).
+    units = _units(cost, exponent)
+    weights = _integer_weights([usage[key] for key in keys])
+    total_usage = sum(weights)
 
     if total_usage == 0:
         rho = Fraction(0)
@@ -131,21 +135,42 @@ def allocate_day(
         rho = min(Fraction(1), Fraction(total_tokens) / capacity)
 
     if total_usage == 0:
-        exact_lines = [Fraction(0)] * len(keys)
-        exact_idle = c
+        # line_k = 0, idle = C
+        numerators = [0] * len(keys) + [units]
+        denominator = 1
     elif idle_policy == "share":
-        exact_lines = [c * u[key] / total_usage for key in keys]
-        exact_idle = Fraction(0)
+        # line_k = C × u_k / U, idle = 0
+        numerators = [units * w for w in weights] + [0]
+        denominator = total_usage
     else:
-        exact_lines = [c * rho * u[key] / total_usage for key in keys]
-        exact_idle = c * (1 - rho)
+        # line_k = C × rho × u_k / U, idle = C × (1 - rho), rho = a / b
+        a, b = rho.numerator, rho.denominator
+        numerators = [units * a * w for w in weights] + [units * (b - a) * total_usage]
+        denominator = b * total_usage
 
-    amounts = _apportion(c, [*exact_lines, exact_idle], exponent)
+    amounts = _apportion_units(units, numerators, denominator)
+    figures = [Decimal(n).scaleb(exponent, EXACT_CONTEXT) for n in amounts]
     return DayAllocation(
-        lines=dict(zip(keys, amounts[:-1], strict=True)),
-        idle=amounts[-1],
+        lines=dict(zip(keys, figures[:-1], strict=True)),
+        idle=figures[-1],
         utilization=DECIMAL_CONTEXT.divide(Decimal(rho.numerator), Decimal(rho.denominator)),
     )
+
+
+def _units(value: Decimal, exponent: int) -> int:
+    """``value`` in whole units of 10^exponent (it must be a multiple)."""
+    numerator, denominator = value.as_integer_ratio()
+    units, rest = divmod(numerator * 10 ** (-exponent), denominator)
+    assert rest == 0, f"{value} is not a multiple of 1E{exponent}"
+    return int(units)
+
+
+def _integer_weights(values: Sequence[Decimal]) -> list[int]:
+    """[n_i] proportional to ``values`` exactly: the values over their
+    common denominator."""
+    ratios = [value.as_integer_ratio() for value in values]
+    common = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    return [n * (common // d) for n, d in ratios]
 
 
 def round_month(
@@ -191,22 +216,35 @@ def _apportion(total: Fraction, exact: Sequence[Fraction], exponent: int) -> lis
     ``sum(exact)``; ties among remainders go to the earlier position.
     """
     quantum = Fraction(10) ** exponent
+    scaled = [value / quantum for value in exact]
+    denominator = math.lcm(*(value.denominator for value in scaled)) if scaled else 1
+    numerators = [value.numerator * (denominator // value.denominator) for value in scaled]
+    whole = total / quantum
+    # The contract: the total is a whole number of quanta.
+    assert whole.denominator == 1, "total is not a multiple of the quantum"
+    amounts = _apportion_units(whole.numerator, numerators, denominator)
+    return [Decimal(units).scaleb(exponent, EXACT_CONTEXT) for units in amounts]
+
+
+def _apportion_units(total: int, numerators: Sequence[int], denominator: int) -> list[int]:
+    """Whole units, one per ``numerators[i] / denominator``, adding up to
+    ``total`` (largest remainder: each is floored, and the units still
+    missing go to the largest remainders; ties to the earlier position).
+    ``total`` must be within half a unit per part of the exact sum."""
+    assert denominator > 0
     floors: list[int] = []
-    remainders: list[Fraction] = []
-    for value in exact:
-        scaled = value / quantum
-        floor = math.floor(scaled)
+    remainders: list[int] = []
+    for numerator in numerators:
+        floor, remainder = divmod(numerator, denominator)
         floors.append(floor)
-        remainders.append(scaled - floor)
-    missing = total / quantum - sum(floors)
-    # Both follow from the contract: the total is a whole number of quanta,
-    # and each remainder is below one quantum.
-    assert missing.denominator == 1, "total is not a multiple of the quantum"
-    assert 0 <= missing <= len(exact), "total is not within half a quantum of the parts"
-    order = sorted(range(len(exact)), key=lambda i: -remainders[i])
-    for i in order[: int(missing)]:
+        remainders.append(remainder)
+    missing = total - sum(floors)
+    # Follows from the contract: each remainder is below one unit.
+    assert 0 <= missing <= len(numerators), "total is not within half a quantum of the parts"
+    order = sorted(range(len(numerators)), key=lambda i: -remainders[i])
+    for i in order[:missing]:
         floors[i] += 1
-    return [Decimal(units).scaleb(exponent, EXACT_CONTEXT) for units in floors]
+    return floors
 
 
 def _exponent(value: Decimal) -> int:
