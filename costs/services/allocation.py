@@ -59,8 +59,10 @@ from pilots.models import Backend, Phase, Pilot
 __all__ = [
     "AMOUNT_PLACES",
     "RefreshResult",
+    "allocation_lock",
     "allocation_refresh",
     "allocation_refresh_later",
+    "closed_months",
     "is_day_closed",
     "resolve_cost_center",
     "utc_today",
@@ -165,7 +167,56 @@ def allocation_refresh(
     ids = sorted(devices)
     if not ids:
         return RefreshResult(0, 0)
+    with transaction.atomic():
+        # Everything below is read under the backends' locks: a refresh
+        # reads what the one before it committed (an older reading is never
+        # written last), and a month closed meanwhile (a close holds the
+        # same locks until it commits) is seen closed here and left alone.
+        allocation_lock(ids)
+        closed = closed_months(start, end)
+        days = [day for day in _days(start, end) if f"{day:%Y-%m}" not in closed]
+        if not days:
+            return RefreshResult(0, 0)
+        days_out, lines_out = _compute(ids=ids, devices=devices, days=days)
+        for model_class in (DailyAllocation, BackendDay):
+            model_class.objects.filter(backend_id__in=ids, day__in=days).delete()
+        BackendDay.objects.bulk_create(days_out, batch_size=2000)
+        _store_lines(lines_out)
+    return RefreshResult(len(days_out), len(lines_out))
 
+
+def closed_months(start: dt.date, end: dt.date) -> frozenset[str]:
+    """The closed months (``YYYY-MM``) among ``start``..``end``: their days
+    are never recomputed. The chargeback service answers (imported here:
+    it imports this module). One query."""
+    from costs.services.chargeback import closed_periods
+
+    return closed_periods(start, end)
+
+
+def allocation_lock(backend_ids: Collection[int]) -> None:
+    """Hold the allocation of ``backend_ids`` until the transaction ends.
+
+    Two refreshes of one backend (an import and a cost-model change at
+    once) would each delete the other's fresh rows and insert theirs: a
+    unique violation, or the older reading written last. A refresh that
+    read a month as open while a close committed would rewrite the closed
+    month's rows. An advisory lock per backend, taken in id order (no
+    deadlock) by every refresh before it reads and by a close before it
+    reads what it freezes, serializes them; SQLite has a single writer."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for backend_id in sorted(set(backend_ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
+
+
+def _compute(
+    *, ids: list[int], devices: dict[int, int], days: list[dt.date]
+) -> tuple[list[BackendDay], list[DailyAllocation]]:
+    """The daily rows of backends ``ids`` on ``days`` (sorted) from the
+    cost models, mappings and usage as they are now."""
+    start, end = days[0], days[-1]
     models: dict[int, list[CostModel]] = defaultdict(list)
     for model in CostModel.objects.filter(backend_id__in=ids, effective_from__lte=end).order_by(
         "backend_id", "effective_from"
@@ -216,17 +267,13 @@ def allocation_refresh(
 
     days_out: list[BackendDay] = []
     lines_out: list[DailyAllocation] = []
-    refreshed: list[tuple[int, dt.date]] = []
     for backend_id in ids:
         history = models.get(backend_id, [])
         starts = [m.effective_from for m in history]
         billed: dict[dt.date, Decimal] | None = None
         if any(m.kind == CostModelKind.BILLED for m in history):
             billed = bill_backend_day_costs(backend_id=backend_id, start=start, end=end)
-        for day in _days(start, end):
-            if is_day_closed(day):
-                continue
-            refreshed.append((backend_id, day))
+        for day in days:
             in_effect = _model_for(history, starts, day)
             if in_effect is None:
                 continue
@@ -244,15 +291,7 @@ def allocation_refresh(
             )
             days_out.append(row)
             lines_out.extend(lines)
-
-    with transaction.atomic():
-        _lock(ids)
-        open_days = sorted({day for _, day in refreshed})
-        for model_class in (DailyAllocation, BackendDay):
-            model_class.objects.filter(backend_id__in=ids, day__in=open_days).delete()
-        BackendDay.objects.bulk_create(days_out, batch_size=2000)
-        DailyAllocation.objects.bulk_create(lines_out, batch_size=5000)
-    return RefreshResult(len(days_out), len(lines_out))
+    return days_out, lines_out
 
 
 def _opex_from_contract(model: CostModel) -> bool:
@@ -281,17 +320,8 @@ def _priced(
     return priced, source
 
 
-def _lock(backend_ids: list[int]) -> None:
-    """Two refreshes of one backend (an import and a cost-model change at
-    once) would each delete the other's fresh rows and insert theirs: a
-    unique violation, or rows from two different readings. An advisory lock
-    per backend, taken in id order (no deadlock), serializes them; SQLite
-    has a single writer anyway."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for backend_id in backend_ids:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
+def _store_lines(lines: list[DailyAllocation]) -> None:
+    DailyAllocation.objects.bulk_create(lines, batch_size=5000)
 
 
 def _allocate(
