@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -173,6 +174,7 @@ def allocation_refresh(
         # written last), and a month closed meanwhile (a close holds the
         # same locks until it commits) is seen closed here and left alone.
         allocation_lock(ids)
+        _roomy_aggregates()
         closed = closed_months(start, end)
         days = [day for day in _days(start, end) if f"{day:%Y-%m}" not in closed]
         if not days:
@@ -211,9 +213,19 @@ def allocation_lock(backend_ids: Collection[int]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
 
 
+def _roomy_aggregates() -> None:
+    """Let this transaction's aggregates hash in memory: a month of usage
+    is 90,000 (series, day) sums over 2 M hourly rollups for 20 backends ×
+    50 cost centers, which the default 4 MB of ``work_mem`` spills to disk
+    (measured: 1.5-1.8 s against 1.1-1.3 s)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
 def _compute(
     *, ids: list[int], devices: dict[int, int], days: list[dt.date]
-) -> tuple[list[BackendDay], list[DailyAllocation]]:
+) -> tuple[list[BackendDay], list[_Line]]:
     """The daily rows of backends ``ids`` on ``days`` (sorted) from the
     cost models, mappings and usage as they are now."""
     start, end = days[0], days[-1]
@@ -266,7 +278,7 @@ def _compute(
     )
 
     days_out: list[BackendDay] = []
-    lines_out: list[DailyAllocation] = []
+    lines_out: list[_Line] = []
     for backend_id in ids:
         history = models.get(backend_id, [])
         starts = [m.effective_from for m in history]
@@ -320,8 +332,48 @@ def _priced(
     return priced, source
 
 
-def _store_lines(lines: list[DailyAllocation]) -> None:
-    DailyAllocation.objects.bulk_create(lines, batch_size=5000)
+class _Line(NamedTuple):
+    """One ``DailyAllocation`` row, as the columns it is written with."""
+
+    day: dt.date
+    backend_id: int
+    cost_center_id: int | None
+    kind: str
+    quantity: Decimal | None
+    amount: Decimal
+
+
+_LINE_COLUMNS = ", ".join(_Line._fields)
+
+
+def _store_lines(lines: list[_Line]) -> None:
+    """Insert the lines. On PostgreSQL one INSERT from arrays (a month of
+    20 backends × 50 cost centers is 30,000 rows: 2.5x faster than
+    ``bulk_create``, which builds and adapts a model instance per row)."""
+    if connection.vendor != "postgresql":
+        DailyAllocation.objects.bulk_create(
+            (DailyAllocation(**line._asdict()) for line in lines), batch_size=5000
+        )
+        return
+    if not lines:
+        return
+    days, backends, centers, kinds, quantities, amounts = zip(*lines, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DailyAllocation._meta.db_table} ({_LINE_COLUMNS}) "  # noqa: S608 - names from the model
+            "SELECT * FROM unnest(%s::date[], %s::bigint[], %s::bigint[], %s::varchar[], "
+            "%s::numeric[], %s::numeric[])",
+            # str(): a kind is a TextChoices member, which psycopg would
+            # write by its name (IDLE), not its value (idle).
+            [
+                list(days),
+                list(backends),
+                list(centers),
+                [str(k) for k in kinds],
+                list(quantities),
+                list(amounts),
+            ],
+        )
 
 
 def _allocate(
@@ -336,7 +388,7 @@ def _allocate(
     contract_fees: list[ContractFee],
     codes: dict[int, str],
     platform: int | None,
-) -> tuple[BackendDay, list[DailyAllocation]]:
+) -> tuple[BackendDay, list[_Line]]:
     energy = None if figures is None else figures.energy_joules
     energy_joules = None if energy is None else _quantity(energy)
     if model.kind == CostModelKind.BILLED:
@@ -392,28 +444,12 @@ def _allocate(
         places=AMOUNT_PLACES,
     )
     lines = [
-        DailyAllocation(
-            day=day,
-            backend_id=backend_id,
-            cost_center_id=center,
-            kind=kind,
-            quantity=basis[(center, kind)],
-            amount=amount,
-        )
+        _Line(day, backend_id, center, kind, basis[(center, kind)], amount)
         for (center, kind), amount in split.lines.items()
         if amount or basis[(center, kind)]
     ]
     if split.idle:
-        lines.append(
-            DailyAllocation(
-                day=day,
-                backend_id=backend_id,
-                cost_center_id=platform,
-                kind=AllocationKind.IDLE,
-                quantity=None,
-                amount=split.idle,
-            )
-        )
+        lines.append(_Line(day, backend_id, platform, AllocationKind.IDLE, None, split.idle))
     buckets = None if figures is None else figures.latency_buckets
     row = BackendDay(
         day=day,

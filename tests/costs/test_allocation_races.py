@@ -71,7 +71,7 @@ def test_two_refreshes_of_one_backend_and_month_store_what_one_does(
     assert expected[1], "the world has lines to race over"
     store = allocation_service._store_lines
 
-    def slow_store(lines: list[DailyAllocation]) -> None:
+    def slow_store(lines: list[Any]) -> None:
         # Between deleting the old rows and inserting the new lines: without
         # the lock, the other refresh deletes and inserts here too.
         time.sleep(0.3)
