@@ -16,8 +16,8 @@ Keys are opaque to this module: the service uses ``(cost_center_code or
 None, kind)`` with kind ``usage``, ``unmapped`` or ``shadow``; idle is not a
 key here but a separate figure.
 
-Exactness. Every share is computed as an exact rational (``Fraction`` of the
-``Decimal`` inputs, rho included), then apportioned to a quantum by the
+Exactness. Every share is computed as an exact rational (the ``Decimal``
+inputs and rho as integers over one common denominator), then apportioned to a quantum by the
 largest-remainder method: each figure is floored to the quantum, and the
 quanta still missing from the total go to the figures with the largest
 remainders. So the figures add up to the total exactly (integer arithmetic
@@ -197,33 +197,27 @@ def round_month(
     for key, amount in lines.items():
         _check_decimal(f"lines[{key!r}]", amount)
     keys = sorted(lines, key=tie_key)
-    exact = [Fraction(lines[key]) for key in keys]
-    off = sum(exact, Fraction(0)) - Fraction(day_total)
-    if off != 0:
+    cent = _exponent(CENT)
+    # Integers again (units of the finest digit present): a month's lines
+    # share one scale, so no Fraction arithmetic is needed.
+    scale = min([cent, _exponent(day_total), *(_exponent(lines[key]) for key in keys)])
+    exact = [_units(lines[key], scale) for key in keys]
+    total = _units(day_total, scale)
+    if sum(exact) != total:
+        off = Fraction(sum(exact) - total) * Fraction(10) ** scale
         difference = DECIMAL_CONTEXT.divide(Decimal(off.numerator), Decimal(off.denominator))
         raise ValueError(f"lines do not add up to day_total {day_total} (off by {difference})")
-    cent = _exponent(CENT)
-    # round() of a Fraction is half-even, and exact whatever the digits.
-    rounded = Decimal(round(Fraction(day_total) / Fraction(10) ** cent)).scaleb(cent, EXACT_CONTEXT)
-    amounts = _apportion(Fraction(rounded), exact, cent)
-    return rounded, dict(zip(keys, amounts, strict=True))
-
-
-def _apportion(total: Fraction, exact: Sequence[Fraction], exponent: int) -> list[Decimal]:
-    """``exact`` as multiples of 10^exponent that add up to ``total``.
-
-    ``total`` must be a multiple of the quantum within half a quantum of
-    ``sum(exact)``; ties among remainders go to the earlier position.
-    """
-    quantum = Fraction(10) ** exponent
-    scaled = [value / quantum for value in exact]
-    denominator = math.lcm(*(value.denominator for value in scaled)) if scaled else 1
-    numerators = [value.numerator * (denominator // value.denominator) for value in scaled]
-    whole = total / quantum
-    # The contract: the total is a whole number of quanta.
-    assert whole.denominator == 1, "total is not a multiple of the quantum"
-    amounts = _apportion_units(whole.numerator, numerators, denominator)
-    return [Decimal(units).scaleb(exponent, EXACT_CONTEXT) for units in amounts]
+    per_cent = 10 ** (cent - scale)
+    # Half-even to the cent, in integers.
+    cents, rest = divmod(total, per_cent)
+    if 2 * rest > per_cent or (2 * rest == per_cent and cents % 2):
+        cents += 1
+    rounded = Decimal(cents).scaleb(cent, EXACT_CONTEXT)
+    amounts = _apportion_units(cents, exact, per_cent)
+    return rounded, {
+        key: Decimal(units).scaleb(cent, EXACT_CONTEXT)
+        for key, units in zip(keys, amounts, strict=True)
+    }
 
 
 def _apportion_units(total: int, numerators: Sequence[int], denominator: int) -> list[int]:
