@@ -80,19 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     from costs.selectors import Period
     from costs.services import period_close
     from metrics.models import MetricDefinition
-    from pilots.models import Backend, Vendor
+    from pilots.models import Backend, Site, Vendor
     from portal.roles import Role, sync_role_groups
 
     sync_role_groups()
     finance = User.objects.create_user("bench-finance", password="bench-only")  # noqa: S106 - a throwaway database
     finance.groups.set(Group.objects.filter(name=Role.FINANCE))
     vendor = Vendor.objects.create(name="Bench", slug="bench")
+    site = Site.objects.create(slug="bench", name="Bench")
     backends = [
         Backend.objects.create(
             name=f"Backend {i:02d}",
             slug=f"backend-{i:02d}",
             kind=Backend.Kind.GPU_CLUSTER,
             vendor=vendor,
+            site=site,
             device_count=8,
         )
         for i in range(args.backends)

@@ -16,8 +16,8 @@ Keys are opaque to this module: the service uses ``(cost_center_code or
 None, kind)`` with kind ``usage``, ``unmapped`` or ``shadow``; idle is not a
 key here but a separate figure.
 
-Exactness. Every share is computed as an exact rational (``Fraction`` of the
-``Decimal`` inputs, rho included), then apportioned to a quantum by the
+Exactness. Every share is computed as an exact rational (the ``Decimal``
+inputs and rho as integers over one common denominator), then apportioned to a quantum by the
 largest-remainder method: each figure is floored to the quantum, and the
 quanta still missing from the total go to the figures with the largest
 remainders. So the figures add up to the total exactly (integer arithmetic
@@ -118,9 +118,13 @@ def allocate_day(
     if tie_key is not None:
         keys.sort(key=tie_key)
     exponent = min(-places, _exponent(cost))
-    c = Fraction(cost)
-    u = {key: Fraction(usage[key]) for key in keys}
-    total_usage = sum(u.values(), Fraction(0))
+    # Every share has the same denominator, so the day is apportioned in
+    # integers (units of 10^exponent over one common denominator) rather than
+    # in Fractions: exactly the same figures, without a gcd per operation
+    # (a month of 20 backends × 50 cost centers is 30,000 shares).
+    units = _units(cost, exponent)
+    weights = _integer_weights([usage[key] for key in keys])
+    total_usage = sum(weights)
 
     if total_usage == 0:
         rho = Fraction(0)
@@ -131,21 +135,42 @@ def allocate_day(
         rho = min(Fraction(1), Fraction(total_tokens) / capacity)
 
     if total_usage == 0:
-        exact_lines = [Fraction(0)] * len(keys)
-        exact_idle = c
+        # line_k = 0, idle = C
+        numerators = [0] * len(keys) + [units]
+        denominator = 1
     elif idle_policy == "share":
-        exact_lines = [c * u[key] / total_usage for key in keys]
-        exact_idle = Fraction(0)
+        # line_k = C × u_k / U, idle = 0
+        numerators = [units * w for w in weights] + [0]
+        denominator = total_usage
     else:
-        exact_lines = [c * rho * u[key] / total_usage for key in keys]
-        exact_idle = c * (1 - rho)
+        # line_k = C × rho × u_k / U, idle = C × (1 - rho), rho = a / b
+        a, b = rho.numerator, rho.denominator
+        numerators = [units * a * w for w in weights] + [units * (b - a) * total_usage]
+        denominator = b * total_usage
 
-    amounts = _apportion(c, [*exact_lines, exact_idle], exponent)
+    amounts = _apportion_units(units, numerators, denominator)
+    figures = [Decimal(n).scaleb(exponent, EXACT_CONTEXT) for n in amounts]
     return DayAllocation(
-        lines=dict(zip(keys, amounts[:-1], strict=True)),
-        idle=amounts[-1],
+        lines=dict(zip(keys, figures[:-1], strict=True)),
+        idle=figures[-1],
         utilization=DECIMAL_CONTEXT.divide(Decimal(rho.numerator), Decimal(rho.denominator)),
     )
+
+
+def _units(value: Decimal, exponent: int) -> int:
+    """``value`` in whole units of 10^exponent (it must be a multiple)."""
+    numerator, denominator = value.as_integer_ratio()
+    units, rest = divmod(numerator * 10 ** (-exponent), denominator)
+    assert rest == 0, f"{value} is not a multiple of 1E{exponent}"
+    return int(units)
+
+
+def _integer_weights(values: Sequence[Decimal]) -> list[int]:
+    """[n_i] proportional to ``values`` exactly: the values over their
+    common denominator."""
+    ratios = [value.as_integer_ratio() for value in values]
+    common = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    return [n * (common // d) for n, d in ratios]
 
 
 def round_month(
@@ -172,41 +197,48 @@ def round_month(
     for key, amount in lines.items():
         _check_decimal(f"lines[{key!r}]", amount)
     keys = sorted(lines, key=tie_key)
-    exact = [Fraction(lines[key]) for key in keys]
-    off = sum(exact, Fraction(0)) - Fraction(day_total)
-    if off != 0:
+    cent = _exponent(CENT)
+    # Integers again (units of the finest digit present): a month's lines
+    # share one scale, so no Fraction arithmetic is needed.
+    scale = min([cent, _exponent(day_total), *(_exponent(lines[key]) for key in keys)])
+    exact = [_units(lines[key], scale) for key in keys]
+    total = _units(day_total, scale)
+    if sum(exact) != total:
+        off = Fraction(sum(exact) - total) * Fraction(10) ** scale
         difference = DECIMAL_CONTEXT.divide(Decimal(off.numerator), Decimal(off.denominator))
         raise ValueError(f"lines do not add up to day_total {day_total} (off by {difference})")
-    cent = _exponent(CENT)
-    # round() of a Fraction is half-even, and exact whatever the digits.
-    rounded = Decimal(round(Fraction(day_total) / Fraction(10) ** cent)).scaleb(cent, EXACT_CONTEXT)
-    amounts = _apportion(Fraction(rounded), exact, cent)
-    return rounded, dict(zip(keys, amounts, strict=True))
+    per_cent = 10 ** (cent - scale)
+    # Half-even to the cent, in integers.
+    cents, rest = divmod(total, per_cent)
+    if 2 * rest > per_cent or (2 * rest == per_cent and cents % 2):
+        cents += 1
+    rounded = Decimal(cents).scaleb(cent, EXACT_CONTEXT)
+    amounts = _apportion_units(cents, exact, per_cent)
+    return rounded, {
+        key: Decimal(units).scaleb(cent, EXACT_CONTEXT)
+        for key, units in zip(keys, amounts, strict=True)
+    }
 
 
-def _apportion(total: Fraction, exact: Sequence[Fraction], exponent: int) -> list[Decimal]:
-    """``exact`` as multiples of 10^exponent that add up to ``total``.
-
-    ``total`` must be a multiple of the quantum within half a quantum of
-    ``sum(exact)``; ties among remainders go to the earlier position.
-    """
-    quantum = Fraction(10) ** exponent
+def _apportion_units(total: int, numerators: Sequence[int], denominator: int) -> list[int]:
+    """Whole units, one per ``numerators[i] / denominator``, adding up to
+    ``total`` (largest remainder: each is floored, and the units still
+    missing go to the largest remainders; ties to the earlier position).
+    ``total`` must be within half a unit per part of the exact sum."""
+    assert denominator > 0
     floors: list[int] = []
-    remainders: list[Fraction] = []
-    for value in exact:
-        scaled = value / quantum
-        floor = math.floor(scaled)
+    remainders: list[int] = []
+    for numerator in numerators:
+        floor, remainder = divmod(numerator, denominator)
         floors.append(floor)
-        remainders.append(scaled - floor)
-    missing = total / quantum - sum(floors)
-    # Both follow from the contract: the total is a whole number of quanta,
-    # and each remainder is below one quantum.
-    assert missing.denominator == 1, "total is not a multiple of the quantum"
-    assert 0 <= missing <= len(exact), "total is not within half a quantum of the parts"
-    order = sorted(range(len(exact)), key=lambda i: -remainders[i])
-    for i in order[: int(missing)]:
+        remainders.append(remainder)
+    missing = total - sum(floors)
+    # Follows from the contract: each remainder is below one unit.
+    assert 0 <= missing <= len(numerators), "total is not within half a quantum of the parts"
+    order = sorted(range(len(numerators)), key=lambda i: -remainders[i])
+    for i in order[:missing]:
         floors[i] += 1
-    return [Decimal(units).scaleb(exponent, EXACT_CONTEXT) for units in floors]
+    return floors
 
 
 def _exponent(value: Decimal) -> int:

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -59,8 +60,10 @@ from pilots.models import Backend, Phase, Pilot
 __all__ = [
     "AMOUNT_PLACES",
     "RefreshResult",
+    "allocation_lock",
     "allocation_refresh",
     "allocation_refresh_later",
+    "closed_months",
     "is_day_closed",
     "resolve_cost_center",
     "utc_today",
@@ -165,7 +168,67 @@ def allocation_refresh(
     ids = sorted(devices)
     if not ids:
         return RefreshResult(0, 0)
+    with transaction.atomic():
+        # Everything below is read under the backends' locks: a refresh
+        # reads what the one before it committed (an older reading is never
+        # written last), and a month closed meanwhile (a close holds the
+        # same locks until it commits) is seen closed here and left alone.
+        allocation_lock(ids)
+        _roomy_aggregates()
+        closed = closed_months(start, end)
+        days = [day for day in _days(start, end) if f"{day:%Y-%m}" not in closed]
+        if not days:
+            return RefreshResult(0, 0)
+        days_out, lines_out = _compute(ids=ids, devices=devices, days=days)
+        for model_class in (DailyAllocation, BackendDay):
+            model_class.objects.filter(backend_id__in=ids, day__in=days).delete()
+        BackendDay.objects.bulk_create(days_out, batch_size=2000)
+        _store_lines(lines_out)
+    return RefreshResult(len(days_out), len(lines_out))
 
+
+def closed_months(start: dt.date, end: dt.date) -> frozenset[str]:
+    """The closed months (``YYYY-MM``) among ``start``..``end``: their days
+    are never recomputed. The chargeback service answers (imported here:
+    it imports this module). One query."""
+    from costs.services.chargeback import closed_periods
+
+    return closed_periods(start, end)
+
+
+def allocation_lock(backend_ids: Collection[int]) -> None:
+    """Hold the allocation of ``backend_ids`` until the transaction ends.
+
+    Two refreshes of one backend (an import and a cost-model change at
+    once) would each delete the other's fresh rows and insert theirs: a
+    unique violation, or the older reading written last. A refresh that
+    read a month as open while a close committed would rewrite the closed
+    month's rows. An advisory lock per backend, taken in id order (no
+    deadlock) by every refresh before it reads and by a close before it
+    reads what it freezes, serializes them; SQLite has a single writer."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for backend_id in sorted(set(backend_ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
+
+
+def _roomy_aggregates() -> None:
+    """Let this transaction's aggregates hash in memory: a month of usage
+    is 90,000 (series, day) sums over 2 M hourly rollups for 20 backends ×
+    50 cost centers, which the default 4 MB of ``work_mem`` spills to disk
+    (measured: 1.5-1.8 s against 1.1-1.3 s)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
+def _compute(
+    *, ids: list[int], devices: dict[int, int], days: list[dt.date]
+) -> tuple[list[BackendDay], list[_Line]]:
+    """The daily rows of backends ``ids`` on ``days`` (sorted) from the
+    cost models, mappings and usage as they are now."""
+    start, end = days[0], days[-1]
     models: dict[int, list[CostModel]] = defaultdict(list)
     for model in CostModel.objects.filter(backend_id__in=ids, effective_from__lte=end).order_by(
         "backend_id", "effective_from"
@@ -215,18 +278,14 @@ def allocation_refresh(
     )
 
     days_out: list[BackendDay] = []
-    lines_out: list[DailyAllocation] = []
-    refreshed: list[tuple[int, dt.date]] = []
+    lines_out: list[_Line] = []
     for backend_id in ids:
         history = models.get(backend_id, [])
         starts = [m.effective_from for m in history]
         billed: dict[dt.date, Decimal] | None = None
         if any(m.kind == CostModelKind.BILLED for m in history):
             billed = bill_backend_day_costs(backend_id=backend_id, start=start, end=end)
-        for day in _days(start, end):
-            if is_day_closed(day):
-                continue
-            refreshed.append((backend_id, day))
+        for day in days:
             in_effect = _model_for(history, starts, day)
             if in_effect is None:
                 continue
@@ -244,15 +303,7 @@ def allocation_refresh(
             )
             days_out.append(row)
             lines_out.extend(lines)
-
-    with transaction.atomic():
-        _lock(ids)
-        open_days = sorted({day for _, day in refreshed})
-        for model_class in (DailyAllocation, BackendDay):
-            model_class.objects.filter(backend_id__in=ids, day__in=open_days).delete()
-        BackendDay.objects.bulk_create(days_out, batch_size=2000)
-        DailyAllocation.objects.bulk_create(lines_out, batch_size=5000)
-    return RefreshResult(len(days_out), len(lines_out))
+    return days_out, lines_out
 
 
 def _opex_from_contract(model: CostModel) -> bool:
@@ -281,17 +332,48 @@ def _priced(
     return priced, source
 
 
-def _lock(backend_ids: list[int]) -> None:
-    """Two refreshes of one backend (an import and a cost-model change at
-    once) would each delete the other's fresh rows and insert theirs: a
-    unique violation, or rows from two different readings. An advisory lock
-    per backend, taken in id order (no deadlock), serializes them; SQLite
-    has a single writer anyway."""
+class _Line(NamedTuple):
+    """One ``DailyAllocation`` row, as the columns it is written with."""
+
+    day: dt.date
+    backend_id: int
+    cost_center_id: int | None
+    kind: str
+    quantity: Decimal | None
+    amount: Decimal
+
+
+_LINE_COLUMNS = ", ".join(_Line._fields)
+
+
+def _store_lines(lines: list[_Line]) -> None:
+    """Insert the lines. On PostgreSQL one INSERT from arrays (a month of
+    20 backends × 50 cost centers is 30,000 rows: 2.5x faster than
+    ``bulk_create``, which builds and adapts a model instance per row)."""
     if connection.vendor != "postgresql":
+        DailyAllocation.objects.bulk_create(
+            (DailyAllocation(**line._asdict()) for line in lines), batch_size=5000
+        )
         return
+    if not lines:
+        return
+    days, backends, centers, kinds, quantities, amounts = zip(*lines, strict=True)
     with connection.cursor() as cursor:
-        for backend_id in backend_ids:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, backend_id])
+        cursor.execute(
+            f"INSERT INTO {DailyAllocation._meta.db_table} ({_LINE_COLUMNS}) "  # noqa: S608 - names from the model
+            "SELECT * FROM unnest(%s::date[], %s::bigint[], %s::bigint[], %s::varchar[], "
+            "%s::numeric[], %s::numeric[])",
+            # str(): a kind is a TextChoices member, which psycopg would
+            # write by its name (IDLE), not its value (idle).
+            [
+                list(days),
+                list(backends),
+                list(centers),
+                [str(k) for k in kinds],
+                list(quantities),
+                list(amounts),
+            ],
+        )
 
 
 def _allocate(
@@ -306,7 +388,7 @@ def _allocate(
     contract_fees: list[ContractFee],
     codes: dict[int, str],
     platform: int | None,
-) -> tuple[BackendDay, list[DailyAllocation]]:
+) -> tuple[BackendDay, list[_Line]]:
     energy = None if figures is None else figures.energy_joules
     energy_joules = None if energy is None else _quantity(energy)
     if model.kind == CostModelKind.BILLED:
@@ -362,28 +444,12 @@ def _allocate(
         places=AMOUNT_PLACES,
     )
     lines = [
-        DailyAllocation(
-            day=day,
-            backend_id=backend_id,
-            cost_center_id=center,
-            kind=kind,
-            quantity=basis[(center, kind)],
-            amount=amount,
-        )
+        _Line(day, backend_id, center, kind, basis[(center, kind)], amount)
         for (center, kind), amount in split.lines.items()
         if amount or basis[(center, kind)]
     ]
     if split.idle:
-        lines.append(
-            DailyAllocation(
-                day=day,
-                backend_id=backend_id,
-                cost_center_id=platform,
-                kind=AllocationKind.IDLE,
-                quantity=None,
-                amount=split.idle,
-            )
-        )
+        lines.append(_Line(day, backend_id, platform, AllocationKind.IDLE, None, split.idle))
     buckets = None if figures is None else figures.latency_buckets
     row = BackendDay(
         day=day,

@@ -19,11 +19,14 @@ So every cent of the showback total is charged exactly once, and the
 statements of a month add up to its showback total exactly (checked before
 anything is written).
 
-Once a month is closed, ``is_day_closed`` (the allocation service's hook)
-answers True for its days: later imports, mapping or cost-model edits no
-longer touch its stored daily rows, so its showback shows the frozen
-figures. Closing and restating re-open the month for their own refresh
-only (a context variable, so a concurrent refresh elsewhere is unaffected).
+Once a month is closed, ``closed_periods`` (the allocation service's hook)
+names it: later imports, mapping or cost-model edits no longer touch its
+stored daily rows, so its showback shows the frozen figures. A refresh
+reads the month's status under the backends' allocation locks, which a
+close holds from before it reads until it commits, so a refresh that
+started while the month was open cannot rewrite it after the close.
+Closing and restating re-open the month for their own refresh only (a
+context variable, so a concurrent refresh elsewhere is unaffected).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from costs.models import (
     StatementLineKind,
 )
 from costs.selectors import Period, ShowbackLine, ShowbackReport, showback
-from costs.services.allocation import allocation_refresh, utc_today
+from costs.services.allocation import allocation_lock, allocation_refresh, utc_today
 from pilots.models import Backend
 from portal.audit import Actor, acting_user, record_change
 from portal.roles import Role
@@ -65,6 +68,7 @@ __all__ = [
     "DiffRow",
     "DraftLine",
     "PeriodConflict",
+    "closed_periods",
     "day_is_closed",
     "draft_statements",
     "month_drafts",
@@ -103,6 +107,24 @@ def day_is_closed(day: dt.date) -> bool:
     return ChargebackPeriod.objects.filter(
         period=f"{day:%Y-%m}", status=ChargebackPeriod.Status.CLOSED
     ).exists()
+
+
+def closed_periods(start: dt.date, end: dt.date) -> frozenset[str]:
+    """The closed months (``YYYY-MM``) among days ``start``..``end`` (the
+    allocation service skips their days), none in the close or restatement
+    of a month. One query."""
+    if _reopened.get():
+        return frozenset()
+    months = []
+    month = Period(start.year, start.month)
+    while month.start <= end:
+        months.append(str(month))
+        month = month.shift(1)
+    return frozenset(
+        ChargebackPeriod.objects.filter(
+            period__in=months, status=ChargebackPeriod.Status.CLOSED
+        ).values_list("period", flat=True)
+    )
 
 
 @contextlib.contextmanager
@@ -337,6 +359,14 @@ def month_drafts(
     return report, draft_statements(report, platform_code=platform_code, backend_kinds=kinds)
 
 
+def _hold_allocation() -> None:
+    """Take every backend's allocation lock until the close (or
+    restatement) commits: a refresh running now finishes first, and one
+    starting meanwhile waits, then sees the month closed and leaves its
+    days alone (it re-reads the month's status under the same lock)."""
+    allocation_lock(list(Backend.objects.values_list("pk", flat=True)))
+
+
 def _refresh_month(period: Period) -> None:
     with _reopen():
         allocation_refresh(backend_ids=None, start=period.start, end=period.end)
@@ -405,6 +435,7 @@ def period_close(*, period: Period, actor: Actor, refresh: bool = True) -> Charg
         if earlier:
             raise ChargebackError(f"Months close in order: close {earlier[0]} before {period}.")
         before = _snapshot(row)
+        _hold_allocation()
         if refresh:
             _refresh_month(period)
         report, drafts = month_drafts(period)
@@ -446,6 +477,7 @@ def period_restate(*, period: Period, actor: Actor, reason: str) -> ChargebackPe
         if not row.is_closed:
             raise PeriodConflict(f"{period} is not closed: close it before restating it.")
         before = _snapshot(row)
+        _hold_allocation()
         _refresh_month(period)
         report, drafts = month_drafts(period)
         latest = {s.pk: s for s in Statement.objects.filter(period=row, version=row.version)}
