@@ -3,7 +3,8 @@
 
 - Every operation documents the error shape of ``portal.api`` for the
   refusals any endpoint can give: 400 (bad parameters or body), 401, 403 and
-  404 (an unknown id, or a page past the end).
+  404 (an unknown id, or a page past the end); the refusals it documents
+  itself (409) have that shape too.
 - A request body whose serializer refuses unknown fields
   (``RejectUnknownFieldsMixin``) says so: ``additionalProperties: false``.
 - A query parameter with choices also takes the empty string: django-filter
@@ -76,6 +77,10 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                         "content": {"application/json": {"schema": error_ref}},
                     },
                 )
+            for code, response in responses.items():
+                # An operation's own refusals (409: the object's state) have the error shape too.
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = {"application/json": {"schema": error_ref}}
             for code, description in SERVER_RESPONSES.items():
                 responses.setdefault(code, {"description": description})
             for parameter in operation.get("parameters", []):

@@ -42,6 +42,7 @@ from costs.api.serializers import (
 from costs.filters import BillImportFilter, CostCenterFilter, CostModelFilter, UsageMappingFilter
 from costs.models import BillImport, BillMapping, CostCenter, CostModel, UsageMapping
 from pilots.models import Pilot
+from portal.api import StrictPageSizeMixin
 from portal.roles import COSTS_WRITE
 
 __all__ = [
@@ -50,8 +51,9 @@ __all__ = [
 ]
 
 
-class BillImportPagination(CursorPagination):
-    """Cursor pagination: no COUNT(*) on a table that only grows."""
+class BillImportPagination(StrictPageSizeMixin, CursorPagination):
+    """Cursor pagination: no COUNT(*) on a table that only grows; a
+    ``page_size`` that is not a whole number is a 400 naming it."""
 
     page_size = 50
     page_size_query_param = "page_size"

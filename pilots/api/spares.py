@@ -27,7 +27,7 @@ from pilots.filters_vendors import MovementFilter, PartFilter, StockFilter, Unit
 from pilots.models import Backend, Part, Site, StockLevel, StockMovement, Unit, Vendor
 from pilots.selectors_vendors import backend_spares, movements_list, stock_list
 from pilots.services import spares
-from portal.api import error_body
+from portal.api import JsonTypesMixin, SlugRelatedField, error_body
 from portal.roles import VENDORS_WRITE
 
 __all__ = [
@@ -72,7 +72,7 @@ class _ServiceViewSet(viewsets.ModelViewSet[Any]):
         serializer.instance = self.get_queryset().get(pk=updated.pk)
 
 
-class SiteSerializer(serializers.ModelSerializer[Site]):
+class SiteSerializer(JsonTypesMixin, serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
         fields = ["slug", "name"]
@@ -109,8 +109,8 @@ class SiteViewSet(_ServiceViewSet):
         return spares.site_update(site=instance, actor=self.request.user, data=data)
 
 
-class PartSerializer(serializers.ModelSerializer[Part]):
-    vendor = serializers.SlugRelatedField(
+class PartSerializer(JsonTypesMixin, serializers.ModelSerializer[Part]):
+    vendor = SlugRelatedField(
         slug_field="slug", queryset=Vendor.objects.all(), help_text="Vendor slug."
     )
 
@@ -158,13 +158,11 @@ class PartViewSet(_ServiceViewSet):
         return spares.part_update(part=instance, actor=self.request.user, data=data)
 
 
-class StockSerializer(serializers.ModelSerializer[StockLevel]):
-    part = serializers.SlugRelatedField(
+class StockSerializer(JsonTypesMixin, serializers.ModelSerializer[StockLevel]):
+    part = SlugRelatedField(
         slug_field="part_number", queryset=Part.objects.all(), help_text="Part number."
     )
-    site = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
-    )
+    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all(), help_text="Site slug.")
     on_hand = serializers.IntegerField(
         read_only=True, help_text="The ledger's sum (change it with a movement)."
     )
@@ -222,14 +220,12 @@ class StockViewSet(_ServiceViewSet):
         return spares.stock_update(stock=instance, actor=self.request.user, data=data)
 
 
-class UnitSerializer(serializers.ModelSerializer[Unit]):
-    part = serializers.SlugRelatedField(
+class UnitSerializer(JsonTypesMixin, serializers.ModelSerializer[Unit]):
+    part = SlugRelatedField(
         slug_field="part_number", queryset=Part.objects.all(), help_text="Part number."
     )
-    site = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
-    )
-    backend = serializers.SlugRelatedField(
+    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all(), help_text="Site slug.")
+    backend = SlugRelatedField(
         slug_field="slug",
         queryset=Backend.objects.all(),
         required=False,
@@ -277,17 +273,17 @@ class UnitViewSet(_ServiceViewSet):
         return spares.unit_update(unit=instance, actor=self.request.user, data=data)
 
 
-class MovementSerializer(serializers.ModelSerializer[StockMovement]):
-    part = serializers.SlugRelatedField(
+class MovementSerializer(JsonTypesMixin, serializers.ModelSerializer[StockMovement]):
+    part = SlugRelatedField(
         source="stock.part",
         slug_field="part_number",
         queryset=Part.objects.all(),
         help_text="Part number.",
     )
-    site = serializers.SlugRelatedField(
+    site = SlugRelatedField(
         source="stock.site", slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
     )
-    to_site = serializers.SlugRelatedField(
+    to_site = SlugRelatedField(
         source="counterpart_site",
         slug_field="slug",
         queryset=Site.objects.all(),
@@ -295,7 +291,7 @@ class MovementSerializer(serializers.ModelSerializer[StockMovement]):
         allow_null=True,
         help_text="A transfer's destination (on input); its other site (on output).",
     )
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    created_by: serializers.SlugRelatedField[Any] = SlugRelatedField(
         slug_field="username", read_only=True
     )
     reverses: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
@@ -320,7 +316,7 @@ class MovementSerializer(serializers.ModelSerializer[StockMovement]):
         read_only_fields = ["delta", "created_at"]
 
 
-class ReverseSerializer(serializers.Serializer[Any]):
+class ReverseSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
