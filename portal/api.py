@@ -232,11 +232,13 @@ class Conflict(exceptions.APIException):
 class SlugRelatedField(serializers.SlugRelatedField[Any]):
     """An object by its slug, code or username, which is a non-empty string.
     DRF's field would also take a number (``0`` finds ``"0"``) and read ``""``
-    as null; both are a 400 naming the field, as the schema says."""
+    as null; both are a 400 naming the field, as the schema says. So is a
+    NUL character, which PostgreSQL refuses in a query (a 500 otherwise)."""
 
     default_error_messages = {
         **serializers.SlugRelatedField.default_error_messages,
         "blank": "This field may not be blank.",
+        "null_characters": "Null characters are not allowed.",
         "incorrect_type": "Incorrect type. Expected a string, received {data_type}.",
     }
 
@@ -255,6 +257,8 @@ class SlugRelatedField(serializers.SlugRelatedField[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             self.fail("incorrect_type", data_type=type(data).__name__)
+        if "\x00" in data:
+            self.fail("null_characters")
         return super().to_internal_value(data)
 
 

@@ -261,3 +261,13 @@ def test_restating_an_open_month_is_the_documented_409(as_user, admin_user):
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+def test_a_nul_in_an_object_reference_is_a_400_naming_it(as_user, admin_user):
+    # PostgreSQL refuses NUL in a query: without the check this is a 500 there.
+    response = as_user(admin_user).post(
+        "/api/v1/movements/", {"site": "lab\x00"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["site"] == ["Null characters are not allowed."]
