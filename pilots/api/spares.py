@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -291,11 +296,12 @@ class MovementSerializer(JsonTypesMixin, serializers.ModelSerializer[StockMoveme
         allow_null=True,
         help_text="A transfer's destination (on input); its other site (on output).",
     )
+    # Null for seeded or command-line lines, and for a line that reverses nothing.
     created_by: serializers.SlugRelatedField[Any] = SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     reverses: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
+        read_only=True, allow_null=True
     )
 
     class Meta:
@@ -320,6 +326,12 @@ class ReverseSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
+INSUFFICIENT_STOCK = OpenApiResponse(
+    description="The shelf would go below zero: error.code insufficient_stock, "
+    "error.on_hand the stock there is."
+)
+
+
 def _conflict(error: spares.InsufficientStock) -> Response:
     body = error_body("insufficient_stock", error.messages[0], {"quantity": error.messages})
     body["error"]["on_hand"] = error.available
@@ -342,7 +354,7 @@ def _conflict(error: spares.InsufficientStock) -> Response:
             "A movement that would take the shelf below zero is refused with 409, "
             "error.code insufficient_stock and error.on_hand."
         ),
-        responses={201: MovementSerializer},
+        responses={201: MovementSerializer, 409: INSUFFICIENT_STOCK},
     ),
 )
 class MovementViewSet(
@@ -380,7 +392,7 @@ class MovementViewSet(
         summary="Reverse a movement",
         description="A new line with the opposite delta; 409 if the shelf would go below zero.",
         request=ReverseSerializer,
-        responses={201: MovementSerializer},
+        responses={201: MovementSerializer, 409: INSUFFICIENT_STOCK},
     )
     @action(detail=True, methods=["post"], url_path="reverse", url_name="reverse")
     def reverse(self, request: Request, pk: str | None = None) -> Response:

@@ -14,8 +14,14 @@ from drf_spectacular.generators import SchemaGenerator
 
 from costs.models import CostCenter, UsageMapping
 from pilots import services
-from pilots.models import Contract, Pilot, ReadinessAnswer
-from tests.factories import BackendFactory, CostCenterFactory, PilotFactory, VendorFactory
+from pilots.models import Contract, Part, Pilot, ReadinessAnswer, StockLevel, StockMovement
+from tests.factories import (
+    BackendFactory,
+    CostCenterFactory,
+    PilotFactory,
+    SiteFactory,
+    VendorFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -271,3 +277,50 @@ def test_a_nul_in_an_object_reference_is_a_400_naming_it(as_user, admin_user):
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["site"] == ["Null characters are not allowed."]
+
+
+def test_a_multipart_body_without_a_named_part_is_a_400(api_client, procurement):
+    VendorFactory.create(slug="cerebras", name="Cerebras")
+    api_client.force_login(procurement)
+    boundary = "9cc651cd2c8d168349f50fede4c361ac"
+    garbage = f"--{boundary}\r\nFalse--{boundary}--\r\n"
+    empty_form = f"--{boundary}--\r\n"
+    content_type = f"multipart/form-data; boundary={boundary}"
+
+    refused = api_client.generic("PATCH", "/api/v1/vendors/cerebras/", garbage, content_type)
+    nothing = api_client.generic("PATCH", "/api/v1/vendors/cerebras/", empty_form, content_type)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "parse_error"
+    assert nothing.status_code == 200
+
+
+def test_a_movement_without_an_author_has_null_and_the_schema_says_so(as_user, pm, schema):
+    # Seeded and command-line lines have no author; a first line reverses nothing.
+    part = Part.objects.create(
+        vendor=VendorFactory.create(), part_number="PSU-1", unit_cost=1, annual_failure_rate=1
+    )
+    stock = StockLevel.objects.create(part=part, site=SiteFactory.create())
+    StockMovement.objects.create(stock=stock, kind="received", quantity=2, delta=2)
+
+    movement = as_user(pm).get("/api/v1/movements/").json()["results"][0]
+
+    assert (movement["created_by"], movement["reverses"]) == (None, None)
+    properties = schema["components"]["schemas"]["Movement"]["properties"]
+    assert properties["created_by"]["nullable"] is True
+    assert properties["reverses"]["nullable"] is True
+
+
+@pytest.mark.parametrize("path", ["/api/v1/movements/", "/api/v1/movements/{id}/reverse/"])
+def test_a_movement_below_zero_is_a_documented_409(schema, path):
+    assert "409" in schema["paths"][path]["post"]["responses"]
+
+
+def test_a_decimal_in_a_request_may_be_a_string_or_a_number(as_user, pm, schema):
+    threshold = schema["components"]["schemas"]["PatchedExitCriterionWriteRequest"]["properties"][
+        "threshold"
+    ]
+
+    assert [branch["type"] for branch in threshold["anyOf"]] == ["string", "number"]
+    response_side = schema["components"]["schemas"]["ExitCriterion"]["properties"]["threshold"]
+    assert response_side["type"] == "string"
