@@ -274,6 +274,8 @@ def _json_type(field: Any) -> tuple[tuple[type[Any], ...], str] | None:
         return (int,), "a whole number"
     if isinstance(field, serializers.FloatField):
         return (int, float), "a number"
+    if isinstance(field, serializers.ManyRelatedField | serializers.ListField):
+        return (list,), "a list"
     if isinstance(
         field,
         serializers.CharField | serializers.DateField | serializers.DateTimeField,
@@ -287,11 +289,25 @@ class JsonTypesMixin:
     400 naming the field. DRF reads ``0`` as ``"0"`` for a text field and
     ``1`` or ``"1"`` as true for a yes/no one; the schema says a string or a
     boolean, and so does the API. In a form every value is text: there a
-    yes/no field takes ``true`` or ``false``."""
+    yes/no field takes ``true`` or ``false``. Text longer than its
+    ``maxLength`` is refused before DRF trims the spaces off its ends (the
+    schema counts them)."""
 
     def to_internal_value(self, data: Any) -> Any:
         fields: Mapping[str, Any] = self.fields  # type: ignore[attr-defined]
         errors: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            for name, field in fields.items():
+                limit = getattr(field, "max_length", None)
+                value = data.get(name)
+                if (
+                    isinstance(field, serializers.CharField)
+                    and not field.read_only
+                    and limit is not None
+                    and isinstance(value, str)
+                    and len(value) > limit
+                ):
+                    errors[name] = [f"Ensure this field has no more than {limit} characters."]
         if html.is_html_input(data):
             for name, field in fields.items():
                 value = data.get(name)
@@ -310,6 +326,8 @@ class JsonTypesMixin:
                     continue
                 value = data[name]
                 types, label = expected
+                if name in errors:
+                    continue
                 wrong_bool = isinstance(value, bool) and bool not in types
                 if value is not None and (wrong_bool or not isinstance(value, types)):
                     errors[name] = [f"Incorrect type: expected {label}."]

@@ -324,3 +324,28 @@ def test_a_decimal_in_a_request_may_be_a_string_or_a_number(as_user, pm, schema)
     assert [branch["type"] for branch in threshold["anyOf"]] == ["string", "number"]
     response_side = schema["components"]["schemas"]["ExitCriterion"]["properties"]["threshold"]
     assert response_side["type"] == "string"
+
+
+def test_an_object_for_a_list_of_references_is_a_400_naming_it(as_user, procurement, contract):
+    response = as_user(procurement).patch(
+        f"/api/v1/contracts/{contract.pk}/", {"backends": {}}, content_type="application/json"
+    )
+
+    assert fields_of(response) == ["backends"]
+
+
+def test_text_past_its_length_is_refused_before_its_spaces_are_trimmed(as_user, procurement):
+    part = Part.objects.create(
+        vendor=VendorFactory.create(), part_number="PSU-1", unit_cost=1, annual_failure_rate=1
+    )
+    stock = StockLevel.objects.create(part=part, site=SiteFactory.create())
+    line = StockMovement.objects.create(stock=stock, kind="received", quantity=2, delta=2)
+
+    response = as_user(procurement).post(
+        f"/api/v1/movements/{line.pk}/reverse/",
+        {"note": "^8" + " " * 300},
+        content_type="application/json",
+    )
+
+    assert fields_of(response) == ["note"]
+    assert not StockMovement.objects.filter(reverses=line).exists()
