@@ -26,7 +26,7 @@ from pilots.services import readiness_recommendation
 from portal.api import SlugRelatedField
 
 
-class CostCenterCodeField(serializers.SlugRelatedField):  # type: ignore[type-arg]
+class CostCenterCodeField(SlugRelatedField):
     """A pilot's cost center as its code. Pilot.cost_center points at the
     code (to_field), so reading it needs no query: the column is the code."""
 

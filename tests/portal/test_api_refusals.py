@@ -349,3 +349,22 @@ def test_text_past_its_length_is_refused_before_its_spaces_are_trimmed(as_user, 
 
     assert fields_of(response) == ["note"]
     assert not StockMovement.objects.filter(reverses=line).exists()
+
+
+def test_a_nul_in_a_pilot_backend_is_a_400_naming_it(as_user, pm):
+    body = {
+        "name": "x",
+        "model_name": "m",
+        "candidate_backend": "wse\x00",
+        "baseline_backend": "h100",
+        "team": "t",
+        "cost_center": "CC-1",
+        "target_start": "2026-01-01",
+        "target_end": "2026-02-01",
+    }
+
+    response = as_user(pm).post("/api/v1/pilots/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert fields["candidate_backend"] == ["Null characters are not allowed."]
