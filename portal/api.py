@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from django_filters import (  # type: ignore[import-untyped]
     BooleanFilter,
     DateFilter,
@@ -361,8 +362,21 @@ def _typed_filter_error(declared: Any, values: list[str]) -> str | None:
                 return f"{expected}; leave the parameter out to filter nothing."
             if kind is DateFilter and any(_not_iso_date(value) for value in values):
                 return f"{expected}, not {values[-1][:40]!r}."
+            if kind is not DateFilter and any(_offset_off_the_map(value) for value in values):
+                return f"{expected}, with a UTC offset from -14:00 to +14:00."
             return None
     return None
+
+
+def _offset_off_the_map(value: str) -> bool:
+    # Python takes offsets up to 24 hours; PostgreSQL refuses a query with one
+    # past about 16 (a 500). No place on Earth is more than 14 hours off UTC.
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return False
+    offset = parsed.utcoffset() if parsed is not None else None
+    return offset is not None and abs(offset) > dt.timedelta(hours=14)
 
 
 def _not_iso_date(value: str) -> bool:

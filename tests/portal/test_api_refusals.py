@@ -368,3 +368,17 @@ def test_a_nul_in_a_pilot_backend_is_a_400_naming_it(as_user, pm):
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     assert fields["candidate_backend"] == ["Null characters are not allowed."]
+
+
+@pytest.mark.parametrize("offset", ["-18:50", "+14:30"])
+def test_a_time_filter_with_an_offset_no_place_has_is_a_400_naming_it(as_user, pm, offset):
+    # PostgreSQL refuses offsets past about 16 hours in a query: a 500 there.
+    response = as_user(pm).get("/api/v1/red-flags/", {"raised_after": f"2026-05-24T17:50{offset}"})
+
+    assert fields_of(response) == ["raised_after"]
+
+
+def test_a_time_filter_with_a_real_offset_still_filters(as_user, pm):
+    response = as_user(pm).get("/api/v1/red-flags/", {"raised_after": "2026-05-24T17:50+14:00"})
+
+    assert response.status_code == 200
