@@ -15,12 +15,21 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from django_filters import BooleanFilter  # type: ignore[import-untyped]
+from django.utils.dateparse import parse_datetime
+from django_filters import (  # type: ignore[import-untyped]
+    BooleanFilter,
+    DateFilter,
+    DateTimeFilter,
+    IsoDateTimeFilter,
+    NumberFilter,
+)
 from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
 from rest_framework import exceptions, serializers, status
+from rest_framework.fields import empty
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -91,6 +100,9 @@ class Pagination(BasePagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     page_query_param = "page"
+    # No list has a billion rows; a page past this is a 400, not an offset
+    # the database cannot hold (SQLite and PostgreSQL answer with an error).
+    max_page = 10_000_000
 
     def paginate_queryset(
         self, queryset: Any, request: Request, view: APIView | None = None
@@ -98,6 +110,10 @@ class Pagination(BasePagination):
         self.request = request
         self.page_size_now = self._page_size(request)
         self.page_number = self._positive_int(request, self.page_query_param, default=1)
+        if self.page_number > self.max_page:
+            raise exceptions.ValidationError(
+                {self.page_query_param: [f"A page number of at most {self.max_page}."]}
+            )
         offset = (self.page_number - 1) * self.page_size_now
         rows = list(queryset[offset : offset + self.page_size_now + 1])
         self.has_next = len(rows) > self.page_size_now
@@ -156,7 +172,7 @@ class Pagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "A page number (from 1).",
-                "schema": {"type": "integer", "minimum": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page},
             },
             {
                 "name": self.page_size_query_param,
@@ -214,7 +230,114 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
+class SlugRelatedField(serializers.SlugRelatedField[Any]):
+    """An object by its slug, code or username, which is a non-empty string.
+    DRF's field would also take a number (``0`` finds ``"0"``) and read ``""``
+    as null; both are a 400 naming the field, as the schema says. So is a
+    NUL character, which PostgreSQL refuses in a query (a 500 otherwise)."""
+
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "blank": "This field may not be blank.",
+        "null_characters": "Null characters are not allowed.",
+        "incorrect_type": "Incorrect type. Expected a string, received {data_type}.",
+    }
+
+    def get_value(self, dictionary: Any) -> Any:
+        # A form's "" is not null here: DRF would turn it into None before
+        # validation for a nullable field. Null is JSON's ``null``.
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if isinstance(data, str) and data == "":
+            self.fail("blank")
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if "\x00" in data:
+            self.fail("null_characters")
+        return super().to_internal_value(data)
+
+
+FORM_BOOLEANS = frozenset({"true", "false"})
+
+
+def _json_type(field: Any) -> tuple[tuple[type[Any], ...], str] | None:
+    """The JSON types a writable field takes, as the schema says, or None
+    for fields that check their own (relations, lists, decimals, files)."""
+    if isinstance(field, serializers.BooleanField):
+        return (bool,), "true or false"
+    if isinstance(field, serializers.IntegerField):
+        return (int,), "a whole number"
+    if isinstance(field, serializers.FloatField):
+        return (int, float), "a number"
+    if isinstance(field, serializers.ManyRelatedField | serializers.ListField):
+        return (list,), "a list"
+    if isinstance(
+        field,
+        serializers.CharField | serializers.DateField | serializers.DateTimeField,
+    ):
+        return (str,), "a string"
+    return None
+
+
+class JsonTypesMixin:
+    """For serializers of request bodies: a value of the wrong JSON type is a
+    400 naming the field. DRF reads ``0`` as ``"0"`` for a text field and
+    ``1`` or ``"1"`` as true for a yes/no one; the schema says a string or a
+    boolean, and so does the API. In a form every value is text: there a
+    yes/no field takes ``true`` or ``false``. Text longer than its
+    ``maxLength`` is refused before DRF trims the spaces off its ends (the
+    schema counts them)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        fields: Mapping[str, Any] = self.fields  # type: ignore[attr-defined]
+        errors: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            for name, field in fields.items():
+                limit = getattr(field, "max_length", None)
+                value = data.get(name)
+                if (
+                    isinstance(field, serializers.CharField)
+                    and not field.read_only
+                    and limit is not None
+                    and isinstance(value, str)
+                    and len(value) > limit
+                ):
+                    errors[name] = [f"Ensure this field has no more than {limit} characters."]
+        if html.is_html_input(data):
+            for name, field in fields.items():
+                value = data.get(name)
+                if (
+                    isinstance(field, serializers.BooleanField)
+                    and not field.read_only
+                    and value not in (None, "")
+                    and value not in FORM_BOOLEANS
+                    and not (field.allow_null and value == "null")
+                ):
+                    errors[name] = [f"true or false, not {str(value)[:40]!r}."]
+        elif isinstance(data, Mapping):
+            for name, field in fields.items():
+                expected = _json_type(field)
+                if field.read_only or expected is None or name not in data:
+                    continue
+                value = data[name]
+                types, label = expected
+                if name in errors:
+                    continue
+                wrong_bool = isinstance(value, bool) and bool not in types
+                if value is not None and (wrong_bool or not isinstance(value, types)):
+                    errors[name] = [f"Incorrect type: expected {label}."]
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class InputSerializer(JsonTypesMixin, RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     """A request body. A key that is not one of its writable fields is a 400
     naming it, never silently ignored (``pilot_id`` for ``pilot`` would
     otherwise "succeed" without the pilot); nested input serializers that
@@ -222,26 +345,96 @@ class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
 
 
 BOOLEAN_VALUES = frozenset({"", "true", "false", "True", "False", "1", "0"})
+# Filters whose value has a type (the schema's format): given empty, django-filter
+# would read them as absent and filter nothing; the API says what it expects.
+TYPED_FILTERS: tuple[tuple[type[Any], str], ...] = (
+    (DateFilter, "A date, YYYY-MM-DD"),
+    (IsoDateTimeFilter, "An ISO 8601 time, e.g. 2026-11-30T00:00:00Z"),
+    (DateTimeFilter, "An ISO 8601 time, e.g. 2026-11-30T00:00:00Z"),
+    (NumberFilter, "A number"),
+)
+
+
+def _typed_filter_error(declared: Any, values: list[str]) -> str | None:
+    for kind, expected in TYPED_FILTERS:
+        if isinstance(declared, kind):
+            if any(not value.strip() for value in values):
+                return f"{expected}; leave the parameter out to filter nothing."
+            if kind is DateFilter and any(_not_iso_date(value) for value in values):
+                return f"{expected}, not {values[-1][:40]!r}."
+            if kind is not DateFilter and any(_offset_off_the_map(value) for value in values):
+                return f"{expected}, with a UTC offset from -14:00 to +14:00."
+            return None
+    return None
+
+
+def _offset_off_the_map(value: str) -> bool:
+    # Python takes offsets up to 24 hours; PostgreSQL refuses a query with one
+    # past about 16 (a 500). No place on Earth is more than 14 hours off UTC.
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return False
+    offset = parsed.utcoffset() if parsed is not None else None
+    return offset is not None and abs(offset) > dt.timedelta(hours=14)
+
+
+def _not_iso_date(value: str) -> bool:
+    # Django's DateField also reads 11/30/2026; the schema says format: date.
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return True
+    return len(value) != len("2026-11-30")
 
 
 class FilterBackend(DjangoFilterBackend):  # type: ignore[misc]
     """django-filter, except that a yes/no filter given anything but true or
-    false is a 400 naming it (django-filter would ignore it and filter nothing)."""
+    false is a 400 naming it (django-filter would ignore it and filter
+    nothing), and so is a date, time or number filter given empty or (dates)
+    not as ISO 8601."""
 
     def get_filterset(self, request: Any, queryset: Any, view: Any) -> Any:
         filterset = super().get_filterset(request, queryset, view)
         if filterset is None:
             return None
+        params = request.query_params
         errors = {
-            name: [f"true or false, not {request.query_params[name][:40]!r}."]
+            name: [f"true or false, not {params[name][:40]!r}."]
             for name, declared in filterset.filters.items()
             if isinstance(declared, BooleanFilter)
-            and name in request.query_params
-            and any(value not in BOOLEAN_VALUES for value in request.query_params.getlist(name))
+            and name in params
+            and any(value not in BOOLEAN_VALUES for value in params.getlist(name))
         }
+        for name, declared in filterset.filters.items():
+            if name in params and name not in errors:
+                message = _typed_filter_error(declared, params.getlist(name))
+                if message:
+                    errors[name] = [message]
         if errors:
             raise exceptions.ValidationError(errors)
         return filterset
+
+
+class QuerySerializer(serializers.Serializer[Any]):
+    """The query string of a report endpoint. A parameter given empty
+    (``?period=``) is a 400 naming it unless its field allows blank: DRF
+    reads an empty form value as absent, so the default would answer for a
+    value the caller meant to give."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            blank = {
+                name: ["Give a value, or leave the parameter out for the default."]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and name in data
+                and data[name] == ""
+                and not getattr(field, "allow_blank", False)
+            }
+            if blank:
+                raise exceptions.ValidationError(blank)
+        return super().to_internal_value(data)
 
 
 def _flatten(detail: Any) -> Any:

@@ -415,6 +415,12 @@ CONTENT_SECURITY_POLICY = {
 # request bodies said so; the schema is checked by schemathesis in CI.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "portal.schema.AutoSchema"
 # django-filter's backend, but an unreadable yes/no filter is a 400 (portal/api.py).
+# A multipart body without a named part is a 400, not an empty form (portal/parsers.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "rest_framework.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "portal.parsers.MultiPartParser",
+]
 REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
     "portal.api.FilterBackend",
     "rest_framework.filters.SearchFilter",

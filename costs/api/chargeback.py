@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
@@ -34,6 +34,7 @@ from costs.services import (
     period_restate,
 )
 from costs.services.chargeback import months_with_data
+from portal.api import JsonTypesMixin, QuerySerializer
 from portal.roles import COSTS_WRITE
 
 __all__ = [
@@ -46,6 +47,11 @@ __all__ = [
     "parse_period",
     "visible_statements",
 ]
+
+
+STATE_REFUSED = OpenApiResponse(
+    description="The month's state refuses it (`error.message` says why)."
+)
 
 
 class Conflict(APIException):
@@ -135,15 +141,15 @@ class StatementDetailSerializer(StatementSerializer):
         ]
 
 
-class RestateSerializer(serializers.Serializer[dict[str, Any]]):
+class RestateSerializer(JsonTypesMixin, serializers.Serializer[dict[str, Any]]):
     reason = serializers.CharField(max_length=500, help_text="Why the month is restated.")
 
 
-class StatementVersionSerializer(serializers.Serializer[dict[str, Any]]):
+class StatementVersionSerializer(QuerySerializer):
     version = serializers.IntegerField(required=False, min_value=1)
 
 
-class BudgetSerializer(serializers.Serializer[dict[str, Any]]):
+class BudgetSerializer(JsonTypesMixin, serializers.Serializer[dict[str, Any]]):
     cost_center = serializers.CharField(read_only=True)
     period = serializers.CharField(read_only=True)
     monthly_amount = serializers.DecimalField(
@@ -247,7 +253,7 @@ class PeriodCloseView(APIView):
         "statement per cost center. 409 when the month is closed already (or a close "
         "of it is running); 400 when it has not ended or an earlier month is open.",
         request=None,
-        responses={201: PeriodSerializer},
+        responses={201: PeriodSerializer, 409: STATE_REFUSED},
     )
     def post(self, request: Request, period: str) -> Response:
         month = parse_period(period)
@@ -270,7 +276,7 @@ class PeriodRestateView(APIView):
         "version n+1 of every statement, each replacing version n. 409 when the month "
         "is not closed.",
         request=RestateSerializer,
-        responses={201: PeriodSerializer},
+        responses={201: PeriodSerializer, 409: STATE_REFUSED},
     )
     def post(self, request: Request, period: str) -> Response:
         month = parse_period(period)

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from costs.models import BillImport, BillMapping, CostCenter, CostModel, UsageMapping
 from metrics.forms import validate_import_upload
 from pilots.models import Backend
+from portal.api import JsonTypesMixin, QuerySerializer, SlugRelatedField
 
 __all__ = [
     "BillImportCreateSerializer",
@@ -42,7 +43,7 @@ class BillImportSerializer(serializers.ModelSerializer[BillImport]):
     row, ``currency_refused`` those refused for their currency; the cost
     totals are the file's accepted rows, in ``currency``."""
 
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    created_by: serializers.SlugRelatedField[Any] = SlugRelatedField(
         slug_field="username", read_only=True
     )
     rejects = BillRejectSerializer(many=True, read_only=True)
@@ -98,10 +99,10 @@ class BillImportCreateSerializer(serializers.Serializer[Any]):
     )
 
 
-class BillMappingSerializer(serializers.ModelSerializer[BillMapping]):
+class BillMappingSerializer(JsonTypesMixin, serializers.ModelSerializer[BillMapping]):
     """A bill mapping rule. The service validates and re-assigns rows."""
 
-    backend = serializers.SlugRelatedField(
+    backend = SlugRelatedField(
         slug_field="slug", queryset=Backend.objects.all(), help_text="Backend slug."
     )
     column = serializers.ChoiceField(choices=BillMapping.Column.choices)
@@ -134,11 +135,10 @@ class BillMappingSerializer(serializers.ModelSerializer[BillMapping]):
         validators: list[Any] = []
 
 
-class UnmatchedQuerySerializer(serializers.Serializer[Any]):
+class UnmatchedQuerySerializer(QuerySerializer):
     period = serializers.RegexField(
         r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,
-        allow_blank=True,
         help_text="Billing period YYYY-MM (by BillingPeriodStart); all periods when absent.",
     )
 
@@ -167,13 +167,11 @@ def _users() -> Any:
     return User.objects.filter(is_active=True)
 
 
-class CostCenterSerializer(serializers.ModelSerializer[CostCenter]):
-    owner = serializers.SlugRelatedField(
+class CostCenterSerializer(JsonTypesMixin, serializers.ModelSerializer[CostCenter]):
+    owner = SlugRelatedField(
         slug_field="username", queryset=_users(), required=False, allow_null=True
     )
-    members = serializers.SlugRelatedField(
-        slug_field="username", queryset=_users(), many=True, required=False
-    )
+    members = SlugRelatedField(slug_field="username", queryset=_users(), many=True, required=False)
 
     class Meta:
         model = CostCenter
@@ -181,8 +179,8 @@ class CostCenterSerializer(serializers.ModelSerializer[CostCenter]):
         extra_kwargs = {"name": {"required": False}}
 
 
-class CostModelSerializer(serializers.ModelSerializer[CostModel]):
-    backend = serializers.SlugRelatedField(slug_field="slug", queryset=Backend.objects.all())
+class CostModelSerializer(JsonTypesMixin, serializers.ModelSerializer[CostModel]):
+    backend = SlugRelatedField(slug_field="slug", queryset=Backend.objects.all())
 
     class Meta:
         model = CostModel
@@ -220,8 +218,8 @@ class CostModelSerializer(serializers.ModelSerializer[CostModel]):
         return attrs
 
 
-class UsageMappingSerializer(serializers.ModelSerializer[UsageMapping]):
-    cost_center = serializers.SlugRelatedField(slug_field="code", queryset=CostCenter.objects.all())
+class UsageMappingSerializer(JsonTypesMixin, serializers.ModelSerializer[UsageMapping]):
+    cost_center = SlugRelatedField(slug_field="code", queryset=CostCenter.objects.all())
 
     class Meta:
         model = UsageMapping
@@ -230,7 +228,7 @@ class UsageMappingSerializer(serializers.ModelSerializer[UsageMapping]):
         extra_kwargs = {"order": {"required": False}}
 
 
-class PeriodQuerySerializer(serializers.Serializer[Any]):
+class PeriodQuerySerializer(QuerySerializer):
     period = serializers.RegexField(
         r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$",
         required=False,

@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,6 +42,8 @@ from costs.api.serializers import (
 from costs.filters import BillImportFilter, CostCenterFilter, CostModelFilter, UsageMappingFilter
 from costs.models import BillImport, BillMapping, CostCenter, CostModel, UsageMapping
 from pilots.models import Pilot
+from portal.api import StrictPageSizeMixin
+from portal.parsers import MultiPartParser
 from portal.roles import COSTS_WRITE
 
 __all__ = [
@@ -50,8 +52,9 @@ __all__ = [
 ]
 
 
-class BillImportPagination(CursorPagination):
-    """Cursor pagination: no COUNT(*) on a table that only grows."""
+class BillImportPagination(StrictPageSizeMixin, CursorPagination):
+    """Cursor pagination: no COUNT(*) on a table that only grows; a
+    ``page_size`` that is not a whole number is a 400 naming it."""
 
     page_size = 50
     page_size_query_param = "page_size"

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from metrics.forms import validate_import_upload
 from metrics.models import ImportJob
 from pilots.models import Backend, Pilot
-from portal.api import RejectUnknownFieldsMixin, iso_datetime
+from portal.api import QuerySerializer, RejectUnknownFieldsMixin, SlugRelatedField, iso_datetime
 
 __all__ = [
     "ImportJobCreateSerializer",
@@ -119,11 +119,9 @@ def import_job_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     """An import job as the API shows it (read-only)."""
 
-    backend: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
+    backend: serializers.SlugRelatedField[Any] = SlugRelatedField(slug_field="slug", read_only=True)
     # Null for imports nobody started by hand (CLI, scheduled pulls).
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    created_by: serializers.SlugRelatedField[Any] = SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
     # Blank until the file has been read.
@@ -199,7 +197,7 @@ class ImportJobCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer
         help_text="The metrics file (multipart upload), at most IMPORT_MAX_BYTES.",
         validators=[validate_import_upload],
     )
-    backend = serializers.SlugRelatedField(
+    backend = SlugRelatedField(
         slug_field="slug", queryset=Backend.objects.all(), help_text="Backend slug."
     )
     pilot = serializers.PrimaryKeyRelatedField(
@@ -225,7 +223,7 @@ class ImportJobCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer
 SUMMARY_DEFAULT_SPAN = dt.timedelta(hours=24)
 
 
-class SummaryWindowSerializer(serializers.Serializer[Any]):
+class SummaryWindowSerializer(QuerySerializer):
     """The query string of the summary endpoint. Without ``start`` and
     ``end`` the window is the last 24 hours; with one of them, 24 hours
     from or up to it."""

@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework import serializers
 
 from pilots.models import Backend, ExitCriterion, Phase, Pilot, RaciAssignment, ReadinessAnswer
-from portal.api import InputSerializer
+from portal.api import InputSerializer, SlugRelatedField
 
 
 def _max_length(model: Any, name: str) -> int:
@@ -21,7 +21,7 @@ def _max_length(model: Any, name: str) -> int:
     return length
 
 
-class BackendSlugField(serializers.SlugRelatedField[Backend]):
+class BackendSlugField(SlugRelatedField):
     """An active backend, by slug (the pages offer only active ones)."""
 
     default_error_messages = {

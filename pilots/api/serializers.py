@@ -23,9 +23,10 @@ from pilots.models import (
     Vendor,
 )
 from pilots.services import readiness_recommendation
+from portal.api import SlugRelatedField
 
 
-class CostCenterCodeField(serializers.SlugRelatedField):  # type: ignore[type-arg]
+class CostCenterCodeField(SlugRelatedField):
     """A pilot's cost center as its code. Pilot.cost_center points at the
     code (to_field), so reading it needs no query: the column is the code."""
 
@@ -69,7 +70,7 @@ class BackendRefSerializer(serializers.ModelSerializer[Backend]):
 
 class BackendSerializer(serializers.ModelSerializer[Backend]):
     vendor = VendorRefSerializer(read_only=True)
-    site: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    site: serializers.SlugRelatedField[Any] = SlugRelatedField(
         slug_field="slug", read_only=True, help_text="Site slug."
     )
 

@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -27,7 +32,7 @@ from pilots.filters_vendors import MovementFilter, PartFilter, StockFilter, Unit
 from pilots.models import Backend, Part, Site, StockLevel, StockMovement, Unit, Vendor
 from pilots.selectors_vendors import backend_spares, movements_list, stock_list
 from pilots.services import spares
-from portal.api import error_body
+from portal.api import JsonTypesMixin, SlugRelatedField, error_body
 from portal.roles import VENDORS_WRITE
 
 __all__ = [
@@ -72,7 +77,7 @@ class _ServiceViewSet(viewsets.ModelViewSet[Any]):
         serializer.instance = self.get_queryset().get(pk=updated.pk)
 
 
-class SiteSerializer(serializers.ModelSerializer[Site]):
+class SiteSerializer(JsonTypesMixin, serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
         fields = ["slug", "name"]
@@ -109,8 +114,8 @@ class SiteViewSet(_ServiceViewSet):
         return spares.site_update(site=instance, actor=self.request.user, data=data)
 
 
-class PartSerializer(serializers.ModelSerializer[Part]):
-    vendor = serializers.SlugRelatedField(
+class PartSerializer(JsonTypesMixin, serializers.ModelSerializer[Part]):
+    vendor = SlugRelatedField(
         slug_field="slug", queryset=Vendor.objects.all(), help_text="Vendor slug."
     )
 
@@ -158,13 +163,11 @@ class PartViewSet(_ServiceViewSet):
         return spares.part_update(part=instance, actor=self.request.user, data=data)
 
 
-class StockSerializer(serializers.ModelSerializer[StockLevel]):
-    part = serializers.SlugRelatedField(
+class StockSerializer(JsonTypesMixin, serializers.ModelSerializer[StockLevel]):
+    part = SlugRelatedField(
         slug_field="part_number", queryset=Part.objects.all(), help_text="Part number."
     )
-    site = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
-    )
+    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all(), help_text="Site slug.")
     on_hand = serializers.IntegerField(
         read_only=True, help_text="The ledger's sum (change it with a movement)."
     )
@@ -222,14 +225,12 @@ class StockViewSet(_ServiceViewSet):
         return spares.stock_update(stock=instance, actor=self.request.user, data=data)
 
 
-class UnitSerializer(serializers.ModelSerializer[Unit]):
-    part = serializers.SlugRelatedField(
+class UnitSerializer(JsonTypesMixin, serializers.ModelSerializer[Unit]):
+    part = SlugRelatedField(
         slug_field="part_number", queryset=Part.objects.all(), help_text="Part number."
     )
-    site = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
-    )
-    backend = serializers.SlugRelatedField(
+    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all(), help_text="Site slug.")
+    backend = SlugRelatedField(
         slug_field="slug",
         queryset=Backend.objects.all(),
         required=False,
@@ -277,17 +278,17 @@ class UnitViewSet(_ServiceViewSet):
         return spares.unit_update(unit=instance, actor=self.request.user, data=data)
 
 
-class MovementSerializer(serializers.ModelSerializer[StockMovement]):
-    part = serializers.SlugRelatedField(
+class MovementSerializer(JsonTypesMixin, serializers.ModelSerializer[StockMovement]):
+    part = SlugRelatedField(
         source="stock.part",
         slug_field="part_number",
         queryset=Part.objects.all(),
         help_text="Part number.",
     )
-    site = serializers.SlugRelatedField(
+    site = SlugRelatedField(
         source="stock.site", slug_field="slug", queryset=Site.objects.all(), help_text="Site slug."
     )
-    to_site = serializers.SlugRelatedField(
+    to_site = SlugRelatedField(
         source="counterpart_site",
         slug_field="slug",
         queryset=Site.objects.all(),
@@ -295,11 +296,12 @@ class MovementSerializer(serializers.ModelSerializer[StockMovement]):
         allow_null=True,
         help_text="A transfer's destination (on input); its other site (on output).",
     )
-    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+    # Null for seeded or command-line lines, and for a line that reverses nothing.
+    created_by: serializers.SlugRelatedField[Any] = SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
     )
     reverses: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
+        read_only=True, allow_null=True
     )
 
     class Meta:
@@ -320,8 +322,14 @@ class MovementSerializer(serializers.ModelSerializer[StockMovement]):
         read_only_fields = ["delta", "created_at"]
 
 
-class ReverseSerializer(serializers.Serializer[Any]):
+class ReverseSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+INSUFFICIENT_STOCK = OpenApiResponse(
+    description="The shelf would go below zero: error.code insufficient_stock, "
+    "error.on_hand the stock there is."
+)
 
 
 def _conflict(error: spares.InsufficientStock) -> Response:
@@ -346,7 +354,7 @@ def _conflict(error: spares.InsufficientStock) -> Response:
             "A movement that would take the shelf below zero is refused with 409, "
             "error.code insufficient_stock and error.on_hand."
         ),
-        responses={201: MovementSerializer},
+        responses={201: MovementSerializer, 409: INSUFFICIENT_STOCK},
     ),
 )
 class MovementViewSet(
@@ -384,7 +392,7 @@ class MovementViewSet(
         summary="Reverse a movement",
         description="A new line with the opposite delta; 409 if the shelf would go below zero.",
         request=ReverseSerializer,
-        responses={201: MovementSerializer},
+        responses={201: MovementSerializer, 409: INSUFFICIENT_STOCK},
     )
     @action(detail=True, methods=["post"], url_path="reverse", url_name="reverse")
     def reverse(self, request: Request, pk: str | None = None) -> Response:

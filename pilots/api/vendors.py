@@ -33,6 +33,7 @@ from pilots.selectors_vendors import (
     vendor_compliance,
 )
 from pilots.services import catalog, vendors
+from portal.api import JsonTypesMixin, SlugRelatedField
 from portal.roles import VENDORS_WRITE
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
+MAX_TERM_DAYS = 3650
 WRITE_CAPABILITIES = {
     "create": VENDORS_WRITE,
     "update": VENDORS_WRITE,
@@ -56,12 +58,15 @@ WRITERS_ONLY = "Procurement and platform admins only; recorded in the change log
 
 
 def _user_field() -> serializers.SlugRelatedField[Any]:
-    return serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text="Who gave this answer."
+    return SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who gave this answer; null while it is unanswered.",
     )
 
 
-class VendorDetailSerializer(serializers.ModelSerializer[Vendor]):
+class VendorDetailSerializer(JsonTypesMixin, serializers.ModelSerializer[Vendor]):
     """A vendor with its support contacts and risk assessment; each risk
     answer carries who gave it (username) and when (read-only, stamped)."""
 
@@ -214,11 +219,11 @@ class VendorViewSet(viewsets.ModelViewSet[Vendor]):
         )
 
 
-class ContractSerializer(serializers.ModelSerializer[Contract]):
-    vendor = serializers.SlugRelatedField(
+class ContractSerializer(JsonTypesMixin, serializers.ModelSerializer[Contract]):
+    vendor = SlugRelatedField(
         slug_field="slug", queryset=Vendor.objects.all(), help_text="Vendor slug."
     )
-    backends = serializers.SlugRelatedField(
+    backends = SlugRelatedField(
         slug_field="slug",
         many=True,
         queryset=Backend.objects.all(),
@@ -255,6 +260,12 @@ class ContractSerializer(serializers.ModelSerializer[Contract]):
             "credit_cap_percent",
             "updated_at",
         ]
+        # Day counts a date can be moved by (the notice date, patch and firmware
+        # due dates): ten years at most, so no date falls off the calendar.
+        extra_kwargs = {
+            name: {"max_value": MAX_TERM_DAYS}
+            for name in ("notice_days", "firmware_cadence_days", "patch_window_days")
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start = attrs.get("start", getattr(self.instance, "start", None))
@@ -327,18 +338,18 @@ class ContractViewSet(viewsets.ModelViewSet[Contract]):
         )
 
 
-class IncidentSerializer(serializers.ModelSerializer[Incident]):
+class IncidentSerializer(JsonTypesMixin, serializers.ModelSerializer[Incident]):
     contract = serializers.PrimaryKeyRelatedField(
         queryset=Contract.objects.all(), help_text="Contract id."
     )
-    part = serializers.SlugRelatedField(
+    part = SlugRelatedField(
         slug_field="part_number",
         queryset=Part.objects.all(),
         required=False,
         allow_null=True,
         help_text="Part number (RMA only).",
     )
-    backends = serializers.SlugRelatedField(
+    backends = SlugRelatedField(
         slug_field="slug",
         many=True,
         queryset=Backend.objects.all(),

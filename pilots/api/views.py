@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -27,6 +28,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -225,9 +227,10 @@ class PilotViewSet(
         return PilotListSerializer
 
     def _pilot(self) -> Pilot:
-        # The write endpoints need the pilot only, not the list's annotations.
-        self.queryset = Pilot.objects.all()
-        pilot: Pilot = super().get_object()
+        # The write endpoints need the pilot only: not the list's annotations,
+        # nor its filters (``?phase=`` reads an annotation this queryset lacks).
+        pilot = get_object_or_404(Pilot.objects.all(), pk=self.kwargs[self.lookup_field])
+        self.check_object_permissions(self.request, pilot)
         return pilot
 
     def _detail(self, pilot: Pilot, code: int = status.HTTP_200_OK) -> Response:
@@ -300,7 +303,17 @@ class PilotViewSet(
         responses={200: RaciActivitySerializer(many=True)},
         examples=[ex.RACI_RESPONSE],
     )
-    @action(detail=True, methods=["get"], url_path="raci")
+    # The matrix is one list, not a page of the pilot list: no filters, no
+    # pages; and a list body is JSON only (a form has no way to say a list,
+    # and an unreadable one would clear the matrix).
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="raci",
+        filter_backends=[],
+        pagination_class=None,
+        parser_classes=[JSONParser],
+    )
     def raci(self, request: Request, pk: str | None = None) -> Response:
         return self._raci(self._pilot())
 
@@ -343,7 +356,14 @@ class PilotViewSet(
         responses={200: ReadinessSerializer},
         examples=[ex.READINESS_RESPONSE],
     )
-    @action(detail=True, methods=["get"], url_path="readiness")
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="readiness",
+        filter_backends=[],
+        pagination_class=None,
+        parser_classes=[JSONParser],
+    )
     def readiness(self, request: Request, pk: str | None = None) -> Response:
         return self._readiness(self._pilot())
 

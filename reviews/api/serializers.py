@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from pilots.models import ExitCriterion
+from portal.api import JsonTypesMixin
 from reviews.models import Objection, Review, WebhookDelivery
 
 __all__ = [
@@ -25,7 +26,7 @@ VERDICTS = Review.Verdict.choices
 SOURCES = [("pilot", "Pilot"), ("backend", "Backend")]
 
 
-class ReviewCreateSerializer(serializers.Serializer[Any]):
+class ReviewCreateSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     phase = serializers.IntegerField(help_text="The id of the pilot's active phase.")
     recommendation = serializers.ChoiceField(choices=Review.Recommendation.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
@@ -156,7 +157,7 @@ class ReviewListSerializer(ReviewSerializer):
         read_only_fields = fields
 
 
-class DecisionSerializer(serializers.Serializer[Any]):
+class DecisionSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     decision = serializers.ChoiceField(choices=[("approved", "Approved"), ("rejected", "Rejected")])
     rationale = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=20000
@@ -170,11 +171,11 @@ class DecisionSerializer(serializers.Serializer[Any]):
     )
 
 
-class ObjectionCreateSerializer(serializers.Serializer[Any]):
+class ObjectionCreateSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     text = serializers.CharField(max_length=20000)
 
 
-class ObjectionResolveSerializer(serializers.Serializer[Any]):
+class ObjectionResolveSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     note = serializers.CharField(max_length=20000)
 
 
