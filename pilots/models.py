@@ -567,6 +567,11 @@ def _percent_field(label: str) -> models.DecimalField[Decimal | None, Decimal | 
     )
 
 
+# Day counts a contract's dates are moved by (the notice date, patch and
+# firmware due dates): ten years at most, so no date falls off the calendar.
+MAX_TERM_DAYS = 3650
+
+
 class Contract(models.Model):
     """What a vendor promised for some backends, for a fee, between two
     dates. Every SLA term is optional; a term that is not set measures
@@ -581,7 +586,9 @@ class Contract(models.Model):
     start = models.DateField()
     end = models.DateField()
     notice_days = models.PositiveIntegerField(
-        default=0, help_text="Notice to give before the end; the notice date is computed."
+        default=0,
+        validators=[MaxValueValidator(MAX_TERM_DAYS)],
+        help_text="Notice to give before the end; the notice date is computed.",
     )
     auto_renewal = models.BooleanField(default=False)
     renewal_term_months = models.PositiveSmallIntegerField(
@@ -597,9 +604,14 @@ class Contract(models.Model):
     # SLA terms.
     replacement_hours = _hours_field("hardware replacement time (h)")
     response_hours = _hours_field("response time (h)")
-    firmware_cadence_days = models.PositiveIntegerField(null=True, blank=True)
+    firmware_cadence_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_TERM_DAYS)]
+    )
     patch_window_days = models.PositiveIntegerField(
-        "security-patch window (days)", null=True, blank=True
+        "security-patch window (days)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_TERM_DAYS)],
     )
     uptime_percent = _percent_field("monthly uptime (%)")
     support_tier = models.CharField(

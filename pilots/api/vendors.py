@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from pilots import sla
 from pilots.filters_vendors import ContractFilter, IncidentFilter
-from pilots.models import Backend, Contract, Incident, Part, Vendor
+from pilots.models import MAX_TERM_DAYS, Backend, Contract, Incident, Part, Vendor
 from pilots.selectors_vendors import (
     MonthParseError,
     contract_compliance,
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
-MAX_TERM_DAYS = 3650
 WRITE_CAPABILITIES = {
     "create": VENDORS_WRITE,
     "update": VENDORS_WRITE,

@@ -78,6 +78,29 @@ def test_procurement_creates_a_contract_on_the_page(as_user, procurement, world)
     assert Contract.objects.filter(end=dt.date(2026, 6, 30)).exists()
 
 
+@pytest.mark.parametrize("field", ["notice_days", "patch_window_days", "firmware_cadence_days"])
+def test_a_day_count_off_the_calendar_is_a_field_error_on_the_page(
+    as_user, procurement, world, field
+):
+    # 10,000,000 days before the end is before year 1: refused, not a contract
+    # that fails on every read.
+    data = {
+        "vendor": world["vendor"].pk,
+        "start": "2026-01-01",
+        "end": "2026-06-30",
+        "notice_days": "0",
+        "fee": "500",
+        "fee_period": "monthly",
+        "credit_basis": "per_breach",
+        "reference": "far",
+        field: "10000000",
+    }
+    response = as_user(procurement).post(reverse("contract-create"), data)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not Contract.objects.filter(reference="far").exists()
+
+
 def test_pm_cannot_open_the_contract_form(as_user, pm, world):
     assert as_user(pm).get(reverse("contract-create")).status_code == 403
 
