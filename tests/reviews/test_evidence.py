@@ -29,16 +29,21 @@ def setup(pilot_team: Any, approver: Any, client_for: Any) -> Any:
         feed(pilot.baseline_backend, **baseline)
         for spec in criteria:
             ExitCriterionFactory(phase=phase, **spec)
-        response = client_for(pilot_team).post(
-            f"/api/v1/pilots/{pilot.pk}/reviews/",
-            {"phase": phase.pk, "recommendation": "go"},
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        body: dict[str, Any] = dict(response.json())
-        return body
+        return _submit(client_for(pilot_team), pilot, phase)
 
     return make
+
+
+def _submit(client: Any, pilot: Any, phase: Any) -> dict[str, Any]:
+    """A go recommendation for the phase through the API; its 201 body."""
+    response = client.post(
+        f"/api/v1/pilots/{pilot.pk}/reviews/",
+        {"phase": phase.pk, "recommendation": "go"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body: dict[str, Any] = dict(response.json())
+    return body
 
 
 def _only(review: dict[str, Any]) -> dict[str, Any]:
@@ -141,15 +146,7 @@ def test_the_evidence_names_its_sources_pilot_series_first(
     feed(pilot.candidate_backend, scale=3.0)
     feed(pilot.baseline_backend)
     ExitCriterionFactory(phase=phase, metric=P99)
-    review = (
-        client_for(pilot_team)
-        .post(
-            f"/api/v1/pilots/{pilot.pk}/reviews/",
-            {"phase": phase.pk, "recommendation": "go"},
-            format="json",
-        )
-        .json()
-    )
+    review = _submit(client_for(pilot_team), pilot, phase)
     assert review["evidence"]["sources"] == {"candidate": "pilot", "baseline": "backend"}
     assert _only(review)["verdict"] == "pass"
 
@@ -189,15 +186,7 @@ def test_throttle_of_many_gpus_is_a_share_of_their_time(
         series__metric=throttle, series__backend=pilot.candidate_backend
     )
     assert candidate_throttle.count() == 24 * 9
-    review = (
-        client_for(pilot_team)
-        .post(
-            f"/api/v1/pilots/{pilot.pk}/reviews/",
-            {"phase": phase.pk, "recommendation": "go"},
-            format="json",
-        )
-        .json()
-    )
+    review = _submit(client_for(pilot_team), pilot, phase)
     # 11,520 s in all is 6.7 % of the window, but 0.74 % of 9 devices' time.
     assert "thermal_throttling" not in {f["code"] for f in review["evidence"]["red_flags"]}
     stored = Review.objects.get(pk=review["id"]).snapshot
