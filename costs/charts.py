@@ -5,6 +5,7 @@ for drawing."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -34,6 +35,13 @@ def _plain(fig: go.Figure) -> dict[str, Any]:
     return data
 
 
+def _text(value: str) -> str:
+    """``value`` as Plotly text: Plotly reads a little HTML in names, axis
+    labels and hover text, so ``<`` and ``&`` are escaped (issue 8: chart
+    names escaped; Plotly shows the entities as the characters)."""
+    return html.escape(value, quote=False)
+
+
 def stacked_cost_figure(
     by_cost_center: Mapping[str, Mapping[str, Decimal]], backend_names: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -42,8 +50,8 @@ def stacked_cost_figure(
     fig = go.Figure()
     for slug, name in backend_names.items():
         fig.add_bar(
-            name=name,
-            x=centers,
+            name=_text(name),
+            x=[_text(c) for c in centers],
             y=[float(by_cost_center[c].get(slug, Decimal(0))) for c in centers],
         )
     fig.update_layout(title="Cost by cost center, stacked by backend", barmode="stack", **_LAYOUT)
@@ -58,7 +66,7 @@ def unit_cost_trend_figure(
     fig = go.Figure()
     for slug, points in trend.items():
         fig.add_scatter(
-            name=backend_names.get(slug, slug),
+            name=_text(backend_names.get(slug, slug)),
             x=[str(p) for p, _ in points],
             y=[None if v is None else float(v) for _, v in points],
             mode="lines+markers",
@@ -79,7 +87,7 @@ def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
         if not f.break_even:
             continue
         fig.add_scatter(
-            name=f"{f.name} (capacity curve)",
+            name=f"{_text(f.name)} (capacity curve)",
             legendgroup=f.backend,
             x=[float(p.utilization) * 100 for p in f.break_even],
             y=[float(p.cost_per_1m_tokens) for p in f.break_even],
@@ -87,7 +95,7 @@ def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
         )
         if f.operating_point is not None:
             fig.add_scatter(
-                name=f"{f.name} measured",
+                name=f"{_text(f.name)} measured",
                 legendgroup=f.backend,
                 x=[float(f.operating_point.utilization) * 100],
                 y=[float(f.operating_point.cost_per_1m_tokens)],
@@ -98,7 +106,7 @@ def break_even_figure(figures: Sequence[BackendEconomics]) -> dict[str, Any]:
         if f.cost_per_1m_tokens is None:
             continue
         fig.add_scatter(
-            name=f"{f.name} as run ({float(f.cost_per_1m_tokens):.4g}/1M)",
+            name=f"{_text(f.name)} as run ({float(f.cost_per_1m_tokens):.4g}/1M)",
             legendgroup=f.backend,
             x=[5, 100],
             y=[float(f.cost_per_1m_tokens)] * 2,
@@ -128,7 +136,7 @@ def budget_figure(statuses: Sequence[BudgetStatus]) -> dict[str, Any]:
     Cost centers without a budget have nothing to be drawn against and
     are left out (the pages' tables list them)."""
     rows: list[tuple[BudgetStatus, Decimal]] = [(s, s.budget) for s in statuses if s.budget]
-    centers = [s.cost_center for s, _ in rows]
+    centers = [_text(s.cost_center) for s, _ in rows]
     fig = go.Figure()
     for name, amounts, opacity in (
         ("Month to date", [s.spend for s, _ in rows], 1.0),
@@ -139,7 +147,8 @@ def budget_figure(statuses: Sequence[BudgetStatus]) -> dict[str, Any]:
             x=centers,
             y=[_percent(a, budget) for a, (_, budget) in zip(amounts, rows, strict=True)],
             customdata=[
-                [float(a), s.cost_center_name] for a, (s, _) in zip(amounts, rows, strict=True)
+                [float(a), _text(s.cost_center_name)]
+                for a, (s, _) in zip(amounts, rows, strict=True)
             ],
             opacity=opacity,
             hovertemplate=(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -274,7 +275,7 @@ def _json_type(field: Any) -> tuple[tuple[type[Any], ...], str] | None:
     if isinstance(field, serializers.IntegerField):
         return (int,), "a whole number"
     if isinstance(field, serializers.FloatField):
-        return (int, float), "a number"
+        return (int, float, Decimal), "a number"
     if isinstance(field, serializers.ManyRelatedField | serializers.ListField):
         return (list,), "a list"
     if isinstance(

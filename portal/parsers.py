@@ -4,11 +4,34 @@ so the parsers cannot live beside the views' helpers in ``portal.api``."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from rest_framework import exceptions, parsers
 
-__all__ = ["MultiPartParser"]
+__all__ = ["JSONParser", "MultiPartParser"]
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, except that a JSON number with a fraction or an
+    exponent is read as a ``Decimal``, never a float: money sent as a number
+    (``"capex": 123456789012345678.91``) keeps every digit it was sent with.
+    NaN and Infinity stay refused (DRF's strict constants); float fields
+    take the ``Decimal`` as their float."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = stream.read().decode(encoding)
+            return json.loads(text, parse_float=Decimal, parse_constant=_not_a_number)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError too
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 
 
 class MultiPartParser(parsers.MultiPartParser):

@@ -417,7 +417,7 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "portal.schema.AutoSchema"
 # django-filter's backend, but an unreadable yes/no filter is a 400 (portal/api.py).
 # A multipart body without a named part is a 400, not an empty form (portal/parsers.py).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "rest_framework.parsers.JSONParser",
+    "portal.parsers.JSONParser",
     "rest_framework.parsers.FormParser",
     "portal.parsers.MultiPartParser",
 ]

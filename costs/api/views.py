@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,7 +43,7 @@ from costs.filters import BillImportFilter, CostCenterFilter, CostModelFilter, U
 from costs.models import BillImport, BillMapping, CostCenter, CostModel, UsageMapping
 from pilots.models import Pilot
 from portal.api import StrictPageSizeMixin
-from portal.parsers import MultiPartParser
+from portal.parsers import JSONParser, MultiPartParser
 from portal.roles import COSTS_WRITE
 
 __all__ = [

@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +32,7 @@ from metrics.filters import ImportJobFilter
 from metrics.models import ImportJob
 from pilots.models import Backend
 from portal.api import StrictPageSizeMixin, ValuesListMixin
-from portal.parsers import MultiPartParser
+from portal.parsers import JSONParser, MultiPartParser
 from portal.roles import METRICS_IMPORT
 
 __all__ = ["BackendSummaryView", "ImportJobViewSet"]

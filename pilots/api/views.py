@@ -28,7 +28,6 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -68,6 +67,7 @@ from pilots.models import (
 from pilots.selectors import pilot_list
 from pilots.services import DomainError
 from portal.api import Conflict, ValuesListMixin
+from portal.parsers import JSONParser
 from portal.roles import PILOTS_WRITE
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"

@@ -5,6 +5,7 @@ and pinned query counts."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -90,6 +91,27 @@ def test_a_bad_cost_model_is_a_400_naming_the_field(client_for, finance, gpu, pa
     )
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"], response.json()
+
+
+def test_money_sent_as_a_json_number_keeps_every_digit(client_for, finance, gpu):
+    # 20 significant digits: a float would store 123456789012345680.00.
+    body = (
+        f'{{"backend": "{gpu.slug}", "kind": "owned", "effective_from": "2026-01-01",'
+        ' "capex": 123456789012345678.91, "amortization_months": 36,'
+        ' "amortization_start": "2026-01-01", "pue": 1.25}'
+    )
+    client = client_for(finance)
+    response = client.post("/api/v1/cost-models/", body, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["capex"] == "123456789012345678.91"
+    if connection.vendor == "postgresql":  # SQLite keeps decimals as 15-digit REALs
+        assert CostModel.objects.get().capex == Decimal("123456789012345678.91")
+    refused = client.post(
+        "/api/v1/cost-models/",
+        body.replace("123456789012345678.91", "NaN"),
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
 
 
 def test_cost_models_filter_by_backend_slug(client_for, finance, gpu, wafer):

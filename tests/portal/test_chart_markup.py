@@ -46,3 +46,36 @@ def test_backend_named_like_a_link_is_text_in_the_comparison():
         titles = [note["text"] for note in entry["figure"]["layout"]["annotations"]]
         assert '&lt;a href="https://evil.example/"&gt;click&lt;/a&gt;' in titles
         assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in titles
+
+
+def test_cost_centers_and_backends_named_like_links_are_text_in_the_cost_charts():
+    from decimal import Decimal
+
+    from costs.charts import budget_figure, stacked_cost_figure, unit_cost_trend_figure
+    from costs.selectors import Period
+    from costs.services.budgets import BudgetStatus
+
+    status = BudgetStatus(
+        cost_center="<b>CC</b>",
+        cost_center_name=LINK,
+        period="2026-02",
+        budget=Decimal(100),
+        soft_percent=80,
+        hard_percent=100,
+        soft_threshold=Decimal(80),
+        hard_threshold=Decimal(100),
+        spend=Decimal(10),
+        projected=Decimal(20),
+        days_elapsed=14,
+        days_in_month=28,
+        closed=False,
+    )
+    figures = [
+        stacked_cost_figure({"<b>CC</b>": {"gpu": Decimal(1)}}, {"gpu": LINK}),
+        unit_cost_trend_figure({"gpu": [(Period(2026, 2), Decimal(1))]}, {"gpu": LINK}),
+        budget_figure([status]),
+    ]
+    for figure in figures:
+        texts = list(_strings(figure))
+        assert not any("<a" in text or "<b>" in text for text in texts), texts
+    assert "&lt;b&gt;CC&lt;/b&gt;" in figures[2]["data"][0]["x"]
