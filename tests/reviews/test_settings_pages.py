@@ -249,3 +249,42 @@ def test_the_settings_page_reads_in_constant_queries(
         Webhook.objects.create(pilot=pilot, url=f"https://hooks.example.com/{n}", secret="k")
     with django_assert_num_queries(7):
         assert client.get(url).content.decode().count("/edit/") == 5
+
+
+def test_secrets_logged_before_the_fingerprints_are_masked_by_the_migration(
+    canary: Any, pm: Any
+) -> None:
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    from reviews.services._common import secret_fingerprint
+
+    migration = importlib.import_module(
+        "reviews.migrations.0004_webhook_secrets_out_of_the_change_log"
+    )
+    webhook = Webhook.objects.create(
+        pilot=canary.pilot, url="https://hooks.example.com/pilotgate", secret=SECRET
+    )
+    kind = ContentType.objects.get_for_model(Webhook)
+    # As the change log held them before: in clear on create and on update.
+    old = [
+        ChangeRecord.objects.create(
+            action=action, content_type=kind, object_id=str(webhook.pk), changes=changes
+        )
+        for action, changes in (
+            ("create", {"url": webhook.url, "secret": SECRET}),
+            ("update", {"secret": [SECRET, "new-one"]}),
+            ("update", {"active": [True, False]}),
+        )
+    ]
+    migration.mask_webhook_secrets(apps, None)
+    migration.mask_webhook_secrets(apps, None)  # twice changes nothing more
+
+    created, rekeyed, other = (ChangeRecord.objects.get(pk=r.pk) for r in old)
+    assert created.changes == {"url": webhook.url, "secret": secret_fingerprint(SECRET)}
+    assert rekeyed.changes == {
+        "secret": [secret_fingerprint(SECRET), secret_fingerprint("new-one")]
+    }
+    assert other.changes == {"active": [True, False]}
