@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from typing import Any, TypeAlias, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
@@ -89,3 +90,23 @@ def record_change(
         changes=changes,
         message=message[:200],
     )
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def audited_update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
+    """Set ``data`` on ``instance``, validate, save and record old and new values."""
+    before = snapshot(instance)
+    for field, value in data.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    record_change(
+        actor=actor,
+        instance=instance,
+        action=ChangeRecord.Action.UPDATE,
+        before=before,
+        after=snapshot(instance),
+    )
+    return instance

@@ -18,7 +18,7 @@ from django.db.models import ProtectedError
 from costs.models import CostCenter, CostModel, UsageMapping
 from costs.services.allocation import allocation_refresh_later, is_day_closed, utc_today
 from metrics import selectors as metrics_selectors
-from portal.audit import Actor, record_change, snapshot
+from portal.audit import Actor, audited_update, record_change, snapshot
 from portal.models import ChangeRecord
 
 __all__ = [
@@ -321,19 +321,8 @@ def usage_mapping_update(
 ) -> UsageMapping:
     _check_fields(data, MAPPING_FIELDS)
     mapping = UsageMapping.objects.select_for_update().get(pk=mapping.pk)
-    before = snapshot(mapping)
     old = (mapping.label, mapping.value)
-    for field, value in data.items():
-        setattr(mapping, field, value)
-    mapping.full_clean()
-    mapping.save()
-    record_change(
-        actor=actor,
-        instance=mapping,
-        action=ChangeRecord.Action.UPDATE,
-        before=before,
-        after=snapshot(mapping),
-    )
+    audited_update(actor=actor, instance=mapping, data=data)
     _refresh_mapping_days(old, (mapping.label, mapping.value))
     return mapping
 

@@ -86,20 +86,3 @@ def audited_create(*, actor: Actor, instance: M) -> M:
     instance.save()
     record_change(actor=actor, instance=instance, action=ChangeRecord.Action.CREATE)
     return instance
-
-
-def audited_update(*, actor: Actor, instance: M, data: Mapping[str, Any]) -> M:
-    """Set ``data`` on ``instance``, validate, save and record old and new values."""
-    before = snapshot(instance)
-    for field, value in data.items():
-        setattr(instance, field, value)
-    instance.full_clean()
-    instance.save()
-    record_change(
-        actor=actor,
-        instance=instance,
-        action=ChangeRecord.Action.UPDATE,
-        before=before,
-        after=snapshot(instance),
-    )
-    return instance

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 
 from pilots.models import Backend, Vendor
-from pilots.services._common import audited_create, audited_update, check_fields
+from pilots.services._common import audited_create, check_fields
 from pilots.services.vendors import stamp_assessments
 from pilots.signals import send_vendor_data_changed
-from portal.audit import Actor, record_change, snapshot
+from portal.audit import Actor, audited_update, record_change, snapshot
 from portal.models import ChangeRecord
 
 VENDOR_FIELDS: frozenset[str] = frozenset(

@@ -18,9 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from pilots.models import Backend, MovementKind, Part, Site, StockLevel, StockMovement, Unit
-from pilots.services._common import DomainError, audited_create, audited_update, check_fields
+from pilots.services._common import DomainError, audited_create, check_fields
 from pilots.signals import send_vendor_data_changed
-from portal.audit import Actor, acting_user, record_change, snapshot
+from portal.audit import Actor, acting_user, audited_update, record_change, snapshot
 from portal.models import ChangeRecord
 from portal.notifications import notify
 from portal.roles import Role
